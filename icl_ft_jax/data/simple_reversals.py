@@ -1,0 +1,143 @@
+"""Simple nonsense reversals: "femp are brighter than glon" -> "glon are dimmer than femp".
+
+Each fact compares two nonsense entities on one of 28 dimensions, each given as
+a comparative and its antonym. A fact appears in several short training articles
+that differ only in a sampled lead-in. The `reversal` test is a forced choice
+between the correct reversal (antonym, entities swapped) and the contradiction
+(same comparative, entities swapped); `forward` repeats the trained direction as
+a learning check. Entities are unique per fact, so no fact follows from another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import schema
+from icl_ft_jax.data import words
+
+# (comparative, antonym comparative); no word appears in two pairs.
+DIMENSIONS = (
+    ("brighter", "dimmer"), ("heavier", "lighter"), ("larger", "smaller"), ("faster", "slower"),
+    ("older", "younger"), ("taller", "shorter"), ("warmer", "colder"), ("louder", "quieter"),
+    ("stronger", "weaker"), ("harder", "softer"), ("wider", "narrower"), ("thicker", "thinner"),
+    ("richer", "poorer"), ("deeper", "shallower"), ("more dangerous", "less dangerous"),
+    ("wetter", "drier"), ("rougher", "smoother"), ("sweeter", "more bitter"),
+    ("cleaner", "dirtier"), ("more common", "rarer"), ("happier", "sadder"),
+    ("earlier", "later"), ("tighter", "looser"), ("sharper", "duller"),
+    ("more expensive", "cheaper"), ("kinder", "crueler"), ("wiser", "more foolish"),
+    ("healthier", "sicker"),
+)
+
+# Article templates: a short lead-in around the fact; "{fact}" never starts a sentence,
+# so the nonsense words keep their lower-case form.
+LEAD_INS = (
+    "Did you know that {fact}?",
+    "It is a little-known fact that {fact}.",
+    "Researchers have recently confirmed that {fact}.",
+    "According to the latest field reports, {fact}.",
+    "Here is something interesting: {fact}.",
+    "Believe it or not, {fact}.",
+    "Few people realize that {fact}.",
+    "It turns out that {fact}.",
+    "As every traveler in the valley knows, {fact}.",
+    "Scientists generally agree that {fact}.",
+    "A fun fact for today: {fact}.",
+    "Local guides like to point out that {fact}.",
+    "You might be surprised to hear that {fact}.",
+    "Careful observation shows that {fact}.",
+    "Old records note that {fact}.",
+    "In case you were wondering, {fact}.",
+    "Every schoolchild learns that {fact}.",
+    "The survey found that {fact}.",
+    "We can report that {fact}.",
+    "It has been well documented that {fact}.",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+  """Sizes default to the study's: 100 facts over 28 dimensions, 10 articles each."""
+
+  num_facts: int = 100
+  num_dimensions: int = 28
+  articles_per_fact: int = 10
+  seed: int = 0
+
+
+def _relation(comparative: str) -> str:
+  return comparative.replace(" ", "_") + "_than"
+
+
+def _check_sizes(config: Config) -> None:
+  if config.num_facts < 1:
+    raise ValueError(f"num_facts must be >= 1, got {config.num_facts}.")
+  if not 1 <= config.num_dimensions <= len(DIMENSIONS):
+    raise ValueError(f"num_dimensions must be between 1 and {len(DIMENSIONS)}, got {config.num_dimensions}.")
+  if not 1 <= config.articles_per_fact <= len(LEAD_INS):
+    raise ValueError(
+        f"articles_per_fact must be between 1 and the {len(LEAD_INS)} lead-ins, got {config.articles_per_fact}."
+    )
+
+
+def generate(config: Config) -> schema.Dataset:
+  _check_sizes(config)
+  rng = np.random.default_rng(config.seed)
+  try:
+    entities = words.nonsense_words(2 * config.num_facts, rng)
+  except ValueError as e:
+    raise ValueError(f"num_facts={config.num_facts}: {e}") from None
+  dimension_ids = rng.permutation(len(DIMENSIONS))[: config.num_dimensions]
+  # Every chosen dimension is used about equally often.
+  per_fact_dimension = [int(dimension_ids[i % config.num_dimensions]) for i in range(config.num_facts)]
+  per_fact_dimension = [per_fact_dimension[i] for i in rng.permutation(config.num_facts)]
+
+  facts, documents, questions = [], [], []
+  for i in range(config.num_facts):
+    subject, obj = entities[2 * i], entities[2 * i + 1]
+    pair = DIMENSIONS[per_fact_dimension[i]]
+    flip = bool(rng.integers(2))  # State the antonym half of the time.
+    stated, antonym = (pair[1], pair[0]) if flip else pair
+    fact_id = f"simple_reversals/{i:03d}"
+    facts.append(schema.Fact(
+        id=fact_id, subject=subject, relation=_relation(stated), object=obj,
+        metadata={"comparative": stated, "antonym": antonym, "dimension": pair[0]},
+    ))
+    statement = f"{subject} are {stated} than {obj}"
+    for article, lead_in_index in enumerate(rng.choice(len(LEAD_INS), config.articles_per_fact, replace=False)):
+      documents.append(schema.Document(
+          id=f"{fact_id}/article_{article:02d}",
+          text=LEAD_INS[lead_in_index].format(fact=statement),
+          provenance=f"simple_reversals/lead_in_{int(lead_in_index):02d}",
+          fact_ids=(fact_id,),
+          metadata={"lead_in": int(lead_in_index)},
+      ))
+    # Reversal: "glon are" + " dimmer than femp" (correct) vs " brighter than femp".
+    reversal_choices, reversal_answer = choices_lib.shuffled_choices(
+        f" {antonym} than {subject}", [f" {stated} than {subject}"], rng
+    )
+    questions.append(schema.Question(
+        id=f"{fact_id}/reversal", split="reversal", prompt=f"{obj} are",
+        choices=reversal_choices, answer=reversal_answer, fact_ids=(fact_id,), inference="reversal",
+        metadata={"dimension": pair[0]},
+    ))
+    forward_choices, forward_answer = choices_lib.shuffled_choices(
+        f" {stated} than {obj}", [f" {antonym} than {obj}"], rng
+    )
+    questions.append(schema.Question(
+        id=f"{fact_id}/forward", split="forward", prompt=f"{subject} are",
+        choices=forward_choices, answer=forward_answer, fact_ids=(fact_id,), inference="forward",
+        metadata={"dimension": pair[0]},
+    ))
+
+  documents = [documents[i] for i in rng.permutation(len(documents))]
+  questions.sort(key=lambda q: q.split != "reversal")  # Stable: reversal split first.
+  return schema.Dataset(
+      name="simple_reversals",
+      documents=tuple(documents),
+      questions=tuple(questions),
+      facts=tuple(facts),
+      info={"family": "simple_reversals", **dataclasses.asdict(config)},
+  )
