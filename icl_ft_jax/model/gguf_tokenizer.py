@@ -1,0 +1,62 @@
+"""A SentencePiece model rebuilt from a GGUF vocabulary, for `gm.text.Gemma3Tokenizer`.
+
+llama.cpp keeps Gemma's pieces, scores and types but changes three things that we
+undo here: `<unk>` is typed CONTROL (SentencePiece needs exactly one UNKNOWN
+piece); whitespace-run user pieces had U+2581 replaced by plain spaces; and the
+chat/special tokens (`<start_of_turn>`, ...) are CONTROL, which SentencePiece
+never matches in text, where Gemma's own model has them USER_DEFINED.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from icl_ft_jax.errors import ModelLoadError
+
+_SPACE = "\u2581"
+_PAD, _EOS, _BOS, _UNK = 0, 1, 2, 3
+
+
+def build_sentencepiece_proto(gguf_path: str | pathlib.Path) -> bytes:
+  """Returns the serialized `ModelProto` for the GGUF file's vocabulary."""
+  import gguf  # pylint: disable=g-import-not-at-top
+  from sentencepiece import sentencepiece_model_pb2 as sp_pb2  # pylint: disable=g-import-not-at-top
+
+  reader = gguf.GGUFReader(str(gguf_path))
+  fields = reader.fields
+  try:
+    pieces = fields["tokenizer.ggml.tokens"].contents()
+    scores = fields["tokenizer.ggml.scores"].contents()
+    types = fields["tokenizer.ggml.token_type"].contents()
+  except KeyError as e:
+    raise ModelLoadError(f"{gguf_path} has no tokenizer vocabulary ({e}).") from None
+  if fields["tokenizer.ggml.model"].contents() != "llama":
+    raise ModelLoadError(f"{gguf_path}: expected a SentencePiece ('llama') vocabulary.")
+
+  Piece = sp_pb2.ModelProto.SentencePiece  # pylint: disable=invalid-name
+  proto = sp_pb2.ModelProto()
+  for index, (piece, score, piece_type) in enumerate(zip(pieces, scores, types, strict=True)):
+    if index == _UNK:
+      piece_type = Piece.UNKNOWN
+    elif piece_type == Piece.CONTROL and index not in (_PAD, _EOS, _BOS):
+      piece_type = Piece.USER_DEFINED
+    if piece_type == Piece.USER_DEFINED and " " in piece:
+      piece = piece.replace(" ", _SPACE)
+    proto.pieces.add(piece=piece, score=float(score), type=piece_type)
+
+  trainer = proto.trainer_spec
+  trainer.model_type = sp_pb2.TrainerSpec.BPE
+  trainer.vocab_size = len(pieces)
+  trainer.byte_fallback = True
+  trainer.split_digits = True
+  trainer.allow_whitespace_only_pieces = True
+  trainer.pad_id, trainer.eos_id, trainer.bos_id, trainer.unk_id = _PAD, _EOS, _BOS, _UNK
+  trainer.pad_piece, trainer.eos_piece, trainer.bos_piece, trainer.unk_piece = (
+      pieces[_PAD], pieces[_EOS], pieces[_BOS], pieces[_UNK])
+
+  normalizer = proto.normalizer_spec
+  normalizer.name = "identity"
+  normalizer.add_dummy_prefix = False
+  normalizer.remove_extra_whitespaces = False
+  normalizer.escape_whitespaces = True
+  return proto.SerializeToString()

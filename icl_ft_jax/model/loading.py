@@ -1,0 +1,161 @@
+"""One call from the model part of a config to (model, params, tokenizer).
+
+    loaded = load_model(config.model, mesh=mesh)
+    logits = loaded.model.apply({"params": loaded.params}, tokens).logits
+
+Params come back placed on the mesh by the sharding rules (replicated on one
+device by default) and in the configured dtype: "auto" means float32 on CPU and
+bfloat16 on accelerators. Every failure a user can cause is a `ModelLoadError`
+that says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax.errors import ModelLoadError
+from icl_ft_jax.model import embedded, specs
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+  """A gemma model with its params (placed and cast) and its tokenizer."""
+
+  spec: specs.ModelSpec
+  model: Any  # gm.nn.Transformer
+  params: Any  # Nested dict of jax.Array, as `model.init(...)["params"]`.
+  tokenizer: Any  # gm.text.Tokenizer
+  dtype: jnp.dtype
+
+  @property
+  def config(self):
+    return self.model.config
+
+
+def resolve_dtype(name: str) -> jnp.dtype:
+  if name == "auto":
+    return jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16
+  if name not in ("float32", "bfloat16", "float16"):
+    raise ModelLoadError(f"model.dtype {name!r} is not one of auto, float32, bfloat16, float16.")
+  return jnp.dtype(name)
+
+
+def _spec(name: str) -> specs.ModelSpec:
+  if name not in specs.SPECS:
+    raise ModelLoadError(f"Unknown model {name!r}. Known models: {', '.join(sorted(specs.SPECS))}.")
+  return specs.SPECS[name]
+
+
+def _check_reachable(path: str) -> None:
+  """Fails fast with advice when a gs:// path can't be reached (no network, no creds)."""
+  if not path.startswith("gs://"):
+    if not pathlib.Path(path).exists():
+      raise ModelLoadError(f"Checkpoint path {path} does not exist. Check model.checkpoint.")
+    return
+  try:
+    socket.create_connection(("storage.googleapis.com", 443), timeout=3).close()
+  except OSError:
+    raise ModelLoadError(
+        f"Cannot reach Google Cloud Storage for {path} (no network here). Copy the checkpoint to a"
+        " local folder and set model.checkpoint (and model.tokenizer) to local paths."
+    ) from None
+
+
+def _make_model(spec: specs.ModelSpec, dtype):
+  from gemma import gm  # pylint: disable=g-import-not-at-top
+
+  if spec.model_class == "tiny":
+    from icl_ft_jax.model import tiny  # pylint: disable=g-import-not-at-top
+
+    return gm.nn.Transformer(config=tiny.tiny_gemma3_config(), dtype=dtype)
+  model_class = getattr(gm.nn, spec.model_class)
+  kwargs = {"text_only": True} if spec.multimodal else {}
+  return model_class(dtype=dtype, **kwargs)
+
+
+def abstract_params(model) -> Any:
+  """Shapes and dtypes of `model`'s params, without allocating them."""
+  tokens = jnp.zeros((1, 1), jnp.int32)
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), tokens))["params"]
+
+
+def _cast(params, dtype, shardings):
+  if all(x.dtype == dtype for x in jax.tree.leaves(params)):
+    return params
+  return jax.jit(lambda p: jax.tree.map(lambda x: x.astype(dtype), p), out_shardings=shardings,
+                 donate_argnums=0)(params)
+
+
+def _load_orbax(path: str, abstract, shardings, dtype):
+  """Restores straight into the target sharding and dtype: no host holds a full copy."""
+  from gemma import gm  # pylint: disable=g-import-not-at-top
+
+  target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, dtype, sharding=s), abstract, shardings)
+  try:
+    return gm.ckpts.load_params(path, params=target, donate=False, text_only=True)
+  except (FileNotFoundError, ValueError) as e:
+    raise ModelLoadError(f"Could not read an Orbax params checkpoint at {path}: {e}") from None
+
+
+def _tokenizer(path: str):
+  from gemma import gm  # pylint: disable=g-import-not-at-top
+
+  if not path.startswith("gs://") and not pathlib.Path(path).is_file():
+    raise ModelLoadError(f"Tokenizer file {path} does not exist. Check model.tokenizer.")
+  return gm.text.Gemma3Tokenizer(path=path)
+
+
+def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | None = None,
+               rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules(),
+               seed: int = 0) -> LoadedModel:
+  """Builds the model named by `model_config` and loads its params and tokenizer.
+
+  Args:
+    model_config: `name` (see `specs.SPECS`), optional `checkpoint` and `tokenizer`
+      path overrides, `dtype` ("auto", "float32", "bfloat16") and `cache_dir` (for
+      the converted embedded model).
+    mesh: Where to place params; default a one-device mesh.
+    rules: How params are sharded over the mesh.
+    seed: Init seed for random-init models.
+  """
+  start = time.time()
+  spec = _spec(model_config["name"])
+  dtype = resolve_dtype(model_config.get("dtype", "auto"))
+  checkpoint = model_config.get("checkpoint") or spec.checkpoint
+  tokenizer_path = model_config.get("tokenizer") or spec.tokenizer
+  mesh = mesh or sharding_lib.make_mesh({"data": 1}, devices=jax.devices()[:1])
+
+  model = _make_model(spec, dtype)
+  abstract = abstract_params(model)
+  shardings = sharding_lib.param_shardings(abstract, mesh, rules)
+
+  if checkpoint == specs.RANDOM:
+    init = jax.jit(lambda key: model.init(key, jnp.zeros((1, 1), jnp.int32))["params"],
+                   out_shardings=shardings)
+    params = init(jax.random.key(seed))
+  else:
+    if checkpoint == specs.EMBEDDED:
+      converted = embedded.embedded_gemma3_270m(model_config.get("cache_dir") or None)
+      checkpoint = str(converted.params_path)
+      tokenizer_path = tokenizer_path or str(converted.tokenizer_path)
+    else:
+      _check_reachable(checkpoint)
+    params = _load_orbax(checkpoint, abstract, shardings, dtype)
+  params = _cast(params, dtype, shardings)  # Random init is float32.
+
+  if not tokenizer_path:  # Random-init models use the embedded tokenizer.
+    tokenizer_path = str(embedded.embedded_gemma3_270m(model_config.get("cache_dir") or None).tokenizer_path)
+  tokenizer = _tokenizer(tokenizer_path)
+  logging.info("Loaded %s (%s, %s) in %.1f s.", spec.name, checkpoint, jnp.dtype(dtype).name,
+               time.time() - start)
+  return LoadedModel(spec=spec, model=model, params=params, tokenizer=tokenizer, dtype=dtype)

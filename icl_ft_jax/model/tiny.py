@@ -1,0 +1,34 @@
+"""A tiny Gemma 3 of the same architecture for fast tests.
+
+Same blocks as Gemma 3 (local sliding + global attention, QK norm, post norms,
+GQA, tied embedding) and the real 262k vocabulary, so it runs with the real
+tokenizer; about 8M parameters, mostly the embedding.
+"""
+
+from __future__ import annotations
+
+
+def tiny_gemma3_config(num_layers: int = 2, sliding_window_size: int = 8):
+  """The `TransformerConfig` of the tiny model (use with `gm.nn.Transformer`)."""
+  from gemma.gm.nn import _config, _modules  # pylint: disable=g-import-not-at-top
+
+  local, glob = _modules.AttentionType.LOCAL_SLIDING, _modules.AttentionType.GLOBAL
+  config = _config.TransformerConfig(
+      final_logit_softcap=None,
+      num_embed=262144,
+      embed_dim=32,
+      hidden_dim=64,
+      num_heads=4,
+      head_dim=16,
+      num_kv_heads=2,
+      use_post_attn_norm=True,
+      use_post_ffw_norm=True,
+      use_qk_norm=True,
+      attention_types=_config.make_attention_layers_types((local, glob), num_layers=num_layers),
+      query_pre_attn_norm=_config.QueryPreAttentionNormalisation.BY_ONE_OVER_SQRT_HEAD_DIM,
+      sliding_window_size=sliding_window_size,
+      transpose_gating_einsum=True,
+      local_base_frequency=10_000,
+      global_base_frequency=1_000_000,
+  )
+  return config
