@@ -1,0 +1,197 @@
+"""Loader for the original Reversal Curse files of Berglund et al. (2023).
+
+The data is not ours to ship: point `path` at a copy of
+`data/reverse_experiments/june_version_7921032488/` from
+github.com/lukasberglund/reversal_curse. Its files are JSONL lines
+`{"prompt": ..., "completion": ...}` with a leading space on the completion.
+
+Training documents are the lines of the three group files (prompt + completion);
+`all_prompts_train.jsonl` is their union and is not read twice. Test files
+become splits; a line whose completion is a celebrity name gets the correct
+name plus other celebrities' names as choices, and a line whose completion is a
+description gets other celebrities' completions of the same template, so the
+choices differ only in the celebrity. Berglund's descriptions are reworded per
+template, so the ground-truth fact keeps the first name-first wording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+
+from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import schema
+
+TRAIN_FILES = {"p2d": "p2d_prompts_train.jsonl", "d2p": "d2p_prompts_train.jsonl", "both": "both_prompts_train.jsonl"}
+# split name -> (file, group, inference); files other than the first are optional.
+TEST_FILES = {
+    "reversal": ("p2d_reverse_prompts_test.jsonl", "p2d", "reversal"),
+    "forward": ("p2d_prompts_test.jsonl", "p2d", "forward"),
+    "d2p_forward": ("d2p_prompts_test.jsonl", "d2p", "forward"),
+    "d2p_reversal": ("d2p_reverse_prompts_test.jsonl", "d2p", "reversal"),
+    "both": ("both_prompts_test.jsonl", "both", "trained_both_directions"),
+}
+REQUIRED_FILES = (*TRAIN_FILES.values(), TEST_FILES["reversal"][0])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+  path: str = ""  # Folder with Berglund's JSONL files (required).
+  num_choices: int = 4  # The correct answer plus 3 others (chance 25%), as in the study.
+  seed: int = 0  # Draws the distractors and the answer positions.
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+  prompt: str
+  completion: str
+  file: str
+  number: int
+
+  @property
+  def text(self) -> str:
+    return self.prompt + self.completion
+
+
+def read_lines(path: pathlib.Path) -> list[Line]:
+  """Reads one file, naming the file and line of anything malformed."""
+  if not path.is_file():
+    raise FileNotFoundError(f"{path}: missing Berglund file (expected in the `path` folder).")
+  lines = []
+  with path.open(encoding="utf-8") as f:
+    for number, raw in enumerate(f, start=1):
+      if not raw.strip():
+        continue
+      try:
+        record = json.loads(raw)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{number}: not valid JSON ({e.msg}).") from None
+      if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("prompt", "completion")):
+        raise ValueError(f'{path}:{number}: expected {{"prompt": str, "completion": str}}.')
+      if not record["completion"].strip():
+        raise ValueError(f"{path}:{number}: empty completion.")
+      lines.append(Line(record["prompt"], record["completion"], path.name, number))
+  if not lines:
+    raise ValueError(f"{path}: no lines.")
+  return lines
+
+
+def _celebrity_names(train: dict[str, list[Line]], reversal: list[Line]) -> dict[str, str]:
+  """name -> group. Names are the completions of description-first lines."""
+  names: dict[str, str] = {}
+  for line in reversal:
+    names.setdefault(line.completion.strip(), "p2d")
+  for line in train["d2p"]:
+    names.setdefault(line.completion.strip(), "d2p")
+  # In the "both" file a completion is a name when it appears in another line's prompt.
+  both_prompts = "\n".join(line.prompt for line in train["both"])
+  for line in train["both"]:
+    candidate = line.completion.strip().rstrip(".")
+    if candidate and len(candidate.split()) <= 4 and candidate in both_prompts:
+      names.setdefault(candidate, "both")
+  return names
+
+
+def _find_name(text: str, names: list[str]) -> str | None:
+  """The longest celebrity name occurring in `text`."""
+  found = [name for name in names if name in text]
+  return max(found, key=len) if found else None
+
+
+def generate(config: Config) -> schema.Dataset:
+  if not config.path:
+    raise ValueError("berglund_reversal_curse needs `path`: the folder of Berglund et al.'s JSONL files.")
+  folder = pathlib.Path(config.path).expanduser()
+  if not folder.is_dir():
+    raise FileNotFoundError(f"{folder}: no such folder (the `path` of berglund_reversal_curse).")
+  missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+  if missing:
+    raise FileNotFoundError(f"{folder}: missing Berglund file(s) {', '.join(missing)}.")
+  if config.num_choices < 2:
+    raise ValueError(f"num_choices must be >= 2, got {config.num_choices}.")
+  rng = np.random.default_rng(config.seed)
+  train = {group: read_lines(folder / name) for group, name in TRAIN_FILES.items()}
+  tests = {
+      split: read_lines(folder / name)
+      for split, (name, _, _) in TEST_FILES.items()
+      if (folder / name).is_file()
+  }
+  group_of = _celebrity_names(train, tests["reversal"])
+  names = sorted(group_of)  # Sorted: a stable order for the seeded draws.
+  fact_id = {name: f"berglund_reversal_curse/{group_of[name]}/{i:03d}" for i, name in enumerate(names)}
+
+  documents = []
+  description_of: dict[str, str] = {}
+  for group, lines in train.items():
+    for line in lines:
+      name = _find_name(line.text, names)
+      if name is None:
+        raise ValueError(f"{folder / line.file}:{line.number}: names no known celebrity.")
+      if name in line.prompt and name not in line.completion:
+        description_of.setdefault(name, line.completion.strip())
+      documents.append(schema.Document(
+          id=f"berglund/{group}/{line.number:04d}",
+          text=line.text,
+          provenance=f"berglund_reversal_curse/{line.file}:{line.number}",
+          fact_ids=(fact_id[name],),
+          metadata={"group": group, "prompt_chars": len(line.prompt)},
+      ))
+
+  questions = []
+  for split, lines in tests.items():
+    _, group, inference = TEST_FILES[split]
+    # Other celebrities' completions of the same template, for description choices.
+    by_template: dict[str, list[str]] = {}
+    for line in lines:
+      name = _find_name(line.prompt, names)
+      if name is not None:
+        by_template.setdefault(line.prompt.replace(name, "{name}"), []).append(line.completion)
+    for line in lines:
+      correct = line.completion
+      if correct.strip() in group_of:
+        name = correct.strip()
+        pool = [" " + other for other in names]
+      else:
+        name = _find_name(line.prompt, names)
+        if name is None:
+          raise ValueError(f"{folder / line.file}:{line.number}: names no known celebrity.")
+        description_of.setdefault(name, correct.strip())
+        pool = by_template[line.prompt.replace(name, "{name}")]
+        if len(set(pool) - {correct}) < config.num_choices - 1:
+          pool = pool + [c for others in by_template.values() for c in others]
+      distractors = choices_lib.sample_distractors(correct, pool, config.num_choices - 1, rng, field="num_choices")
+      question_choices, answer = choices_lib.shuffled_choices(correct, distractors, rng)
+      questions.append(schema.Question(
+          id=f"berglund/{split}/{line.number:04d}",
+          split=split,
+          prompt=line.prompt,
+          choices=question_choices,
+          answer=answer,
+          fact_ids=(fact_id[name],),
+          inference=inference,
+          metadata={"group": group, "source": f"{line.file}:{line.number}"},
+      ))
+
+  # Without a name-first wording, the fact keeps a whole training sentence instead.
+  first_text = {}
+  for document in documents:
+    first_text.setdefault(document.fact_ids[0], document.text)
+  facts = tuple(
+      schema.Fact(
+          id=fact_id[name], subject=name,
+          relation="is" if name in description_of else "stated_as",
+          object=description_of.get(name, first_text.get(fact_id[name], "")),
+          metadata={"group": group_of[name]},
+      )
+      for name in names
+  )
+  return schema.Dataset(
+      name="berglund_reversal_curse",
+      documents=tuple(documents),
+      questions=tuple(questions),
+      facts=facts,
+      info={"family": "berglund_reversal_curse", **dataclasses.asdict(config)},
+  )

@@ -1,0 +1,60 @@
+"""Builds the datasets an experiment config names and writes them as JSONL.
+
+`main.py` calls `export_datasets(config.datasets, workdir)` and prints
+`format_summary_table(schema.summary_rows(datasets))`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from icl_ft_jax.data import registry
+from icl_ft_jax.data import schema
+
+
+def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
+  """A ConfigDict or mapping as a plain dict; lists become tuples (frozen configs)."""
+  if hasattr(spec, "to_dict"):
+    spec = spec.to_dict()
+  return {key: tuple(value) if isinstance(value, list) else value for key, value in dict(spec).items()}
+
+
+def export_datasets(dataset_specs: Mapping[str, Mapping[str, Any]], workdir: str | pathlib.Path) -> list[schema.Dataset]:
+  """Generates each `name -> {family, **fields}` and saves it under `workdir/<name>/`."""
+  workdir = pathlib.Path(workdir)
+  datasets = []
+  for name, spec in dataset_specs.items():
+    try:
+      dataset = registry.build_dataset(_plain(spec))
+    except (ValueError, TypeError, FileNotFoundError) as e:
+      raise type(e)(f"datasets.{name}: {e}") from None
+    schema.save_dataset(dataset, workdir / name)
+    datasets.append(dataset)
+  return datasets
+
+
+def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """A plain text table with aligned columns, one line per row."""
+  if not rows:
+    return "(no datasets)"
+  columns = list(rows[0])
+  cells = [columns] + [[_format_cell(row.get(column)) for column in columns] for row in rows]
+  widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+  numeric = [all(isinstance(row.get(column), (int, float)) for row in rows) for column in columns]
+
+  def render(line: Sequence[str]) -> str:
+    return "  ".join(
+        cell.rjust(width) if is_numeric else cell.ljust(width)
+        for cell, width, is_numeric in zip(line, widths, numeric)
+    ).rstrip()
+
+  separator = "  ".join("-" * width for width in widths)
+  return "\n".join([render(cells[0]), separator, *(render(line) for line in cells[1:])])
+
+
+def _format_cell(value: Any) -> str:
+  if isinstance(value, float):
+    return f"{value:.4f}"
+  return str(value)
