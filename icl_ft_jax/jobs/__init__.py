@@ -1,0 +1,1 @@
+"""Jobs that `icl_ft_jax.main` runs: each module has `run(config, workdir)`."""

@@ -1,0 +1,101 @@
+"""The one entry point: `python -m icl_ft_jax.main --config=configs/<name>.py --workdir=DIR`.
+
+The config (an ml_collections `get_config(arg)` file, big_vision style) names a
+`job`; the job's module runs it and writes everything under the workdir.
+Overrides: `--config=configs/x.py:arg` and `--config.a.b=value`. Unknown keys
+and wrong types are refused by the flag parser; missing required fields by
+`validate` below, all before any work starts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import logging
+import pathlib
+import sys
+
+from absl import app, flags
+from ml_collections import config_dict, config_flags
+
+from icl_ft_jax.errors import ConfigError, UserError
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:arg]).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything (default: a new ./runs/<job>-<time>).")
+
+JOBS = {
+    "score_prompts": "icl_ft_jax.jobs.score_prompts",
+    "datasets": "icl_ft_jax.jobs.datasets",
+    "icl": "icl_ft_jax.jobs.icl",
+    "finetune": "icl_ft_jax.jobs.finetune",
+    "experiment": "icl_ft_jax.jobs.experiment",
+}
+
+
+def missing_fields(config: config_dict.ConfigDict, prefix: str = "") -> list[str]:
+  """Dotted names of required fields (placeholders) left unset."""
+  missing = []
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, config_dict.ConfigDict):
+      missing += missing_fields(value, prefix=name + ".")
+    elif value is None and isinstance(config._fields.get(key), config_dict.FieldReference):  # pylint: disable=protected-access
+      missing.append(name)
+  return missing
+
+
+def validate(config: config_dict.ConfigDict) -> None:
+  """Checks what the flag parser can't: the job exists and required fields are set."""
+  job = config.get("job")
+  if job not in JOBS:
+    raise ConfigError(f"config.job is {job!r}; it must be one of: {', '.join(sorted(JOBS))}.")
+  missing = missing_fields(config)
+  if missing:
+    raise ConfigError(
+        f"Required config field(s) not set: {', '.join(missing)}. Set them in the config file or with"
+        f" --config.{missing[0]}=VALUE."
+    )
+
+
+def resolve_workdir(workdir: str | None, job: str) -> pathlib.Path:
+  if workdir:
+    path = pathlib.Path(workdir)
+  else:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = pathlib.Path("runs") / f"{job}-{stamp}"
+  path.mkdir(parents=True, exist_ok=True)
+  return path
+
+
+def _log_to_file(workdir: pathlib.Path) -> None:
+  handler = logging.FileHandler(workdir / "log.txt")
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  logging.getLogger().addHandler(handler)
+
+
+def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
+  """Validates `config`, then runs its job; returns the workdir."""
+  validate(config)
+  path = resolve_workdir(workdir, config.job)
+  _log_to_file(path)
+  (path / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  logging.info("Running job %r in %s", config.job, path)
+  importlib.import_module(JOBS[config.job]).run(config, path)
+  return path
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _CONFIG.value is None:
+    raise app.UsageError("Pass --config=configs/<name>.py (see configs/).")
+  logging.getLogger().setLevel(logging.INFO)
+  try:
+    run(_CONFIG.value, _WORKDIR.value)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,56 @@
+"""Forward passes that stop before the unembedding, and log-probs at chosen positions.
+
+The gemma `Transformer.__call__` always unembeds every position into 262k logits,
+about two thirds of the 270M model's scoring FLOPs. Scoring only needs logits
+where a continuation token is predicted, so these functions run the blocks, gather
+those hidden states, and unembed only them. They use the module's own
+`_encode_and_get_inputs` and `_apply_attention` (pinned gemma version; the tests
+compare against the full forward).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def _hidden(module, tokens, positions, attention_mask, cache):
+  inputs = module._encode_and_get_inputs(  # pylint: disable=protected-access
+      tokens=tokens, positions=positions, attention_mask=attention_mask)
+  return module._apply_attention(inputs, cache)  # pylint: disable=protected-access
+
+
+def hidden_states(model, params, tokens, *, positions=None, attention_mask=None, cache=None):
+  """Final-norm hidden states `[B, L, D]` and the updated cache (None without one)."""
+  x, new_cache = model.apply({"params": params}, tokens, positions, attention_mask, cache, method=_hidden)
+  return x, (new_cache if cache is not None else None)
+
+
+def unembed(model, params, x):
+  """Logits in float32 for hidden states `x` (`[..., D]`)."""
+  table = params["embedder"]["input_embedding"]
+  logits = jnp.einsum("...d,vd->...v", x, table, preferred_element_type=jnp.float32)
+  softcap = model.config.final_logit_softcap
+  if softcap is not None:
+    logits = jnp.tanh(logits / softcap) * softcap
+  return logits
+
+
+def target_logprobs(model, params, hidden, gather_index, targets, mask):
+  """Log-prob of `targets` predicted from `hidden` at `gather_index`, and greediness.
+
+  Args:
+    hidden: `[B, L, D]` hidden states.
+    gather_index: `[B, C]` positions whose hidden state predicts each target.
+    targets: `[B, C]` target token ids.
+    mask: `[B, C]` which entries are real.
+
+  Returns:
+    `(logprob [B, C], is_argmax [B, C])`, zero / True where `mask` is False.
+  """
+  picked = jnp.take_along_axis(hidden, gather_index[..., None], axis=1)  # [B, C, D]
+  logits = unembed(model, params, picked)  # [B, C, V] float32: small, C is short.
+  logprobs = jax.nn.log_softmax(logits, axis=-1)
+  target_lp = jnp.take_along_axis(logprobs, targets[..., None], axis=-1)[..., 0]
+  is_argmax = jnp.argmax(logits, axis=-1) == targets
+  return jnp.where(mask, target_lp, 0.0), jnp.where(mask, is_argmax, True)
