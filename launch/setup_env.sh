@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up ./.venv (Python >= 3.12) with this project installed, pinned by requirements.lock.
+#
+#   bash launch/setup_env.sh            # the project
+#   bash launch/setup_env.sh test       # plus the test tools
+#   bash launch/setup_env.sh tpu        # plus jax[tpu] (on a Cloud TPU VM)
+#
+# ICL_FT_JAX_UNLOCKED=1 resolves fresh versions instead of the lock (to refresh it,
+# see the README). Safe to run again: an existing .venv is reused.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+extras="${1:-}"
+
+find_python() {
+  local candidates=(python3.12 python3.13 python3)
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9])' || true); do
+      candidates+=("$(pyenv root)/versions/$v/bin/python3")
+    done
+  fi
+  for c in "${candidates[@]}"; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  echo "error: Python >= 3.12 is needed (gemma 4 requires it); install it (e.g. pyenv install 3.12) and rerun." >&2
+  return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  python="$(find_python)"
+  echo "Creating .venv with $("$python" --version)"
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+spec="."
+[ -n "$extras" ] && spec=".[$extras]"
+if [ "${ICL_FT_JAX_UNLOCKED:-0}" = "1" ]; then
+  .venv/bin/python -m pip install --quiet -e "$spec"
+else
+  .venv/bin/python -m pip install --quiet -c requirements.lock -e "$spec"
+fi
+echo "Environment ready: .venv ($(.venv/bin/python --version))"
