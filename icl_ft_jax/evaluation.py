@@ -1,0 +1,47 @@
+"""Scores a dataset's test splits under one condition and returns result records.
+
+The bridge between datasets (questions) and the scorer (prompt + choices): the
+scorer never sees a dataset, and datasets never see the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from icl_ft_jax.data import schema
+from icl_ft_jax.report.records import ResultRecord
+from icl_ft_jax.scoring import NORMALIZATIONS, MCItem, QuestionScore, Scorer
+
+
+def to_items(questions: Sequence[schema.Question]) -> list[MCItem]:
+  return [MCItem(prompt=q.prompt, choices=tuple(q.choices)) for q in questions]
+
+
+def accuracy(questions: Sequence[schema.Question], scores: Sequence[QuestionScore], normalization: str) -> float:
+  correct = sum(score.prediction(normalization) == q.answer for q, score in zip(questions, scores, strict=True))
+  return correct / len(questions)
+
+
+def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits: Sequence[str] | None = None,
+             context: str | None = None, seed: int = 0, metadata: dict | None = None,
+             max_questions: int | None = None) -> list[ResultRecord]:
+  """Scores every question of the chosen splits (all by default), one record per normalisation."""
+  available = dataset.splits
+  splits = list(available) if not splits else list(splits)
+  unknown = [s for s in splits if s not in available]
+  if unknown:
+    raise ValueError(f"Dataset {dataset.name!r} has no split(s) {unknown}; it has {sorted(available)}.")
+  records = []
+  for split in splits:
+    questions = available[split][:max_questions] if max_questions else available[split]
+    start = time.time()
+    scores = scorer.score(to_items(questions), context=context, description=f"{condition} {dataset.name}/{split}")
+    elapsed = time.time() - start
+    chance = sum(1.0 / len(q.choices) for q in questions) / len(questions)
+    for normalization in NORMALIZATIONS:
+      records.append(ResultRecord(
+          dataset=dataset.name, split=split, condition=condition, normalization=normalization,
+          accuracy=accuracy(questions, scores, normalization), n=len(questions), chance=chance,
+          seed=seed, wall_time_s=round(elapsed, 3), metadata=dict(metadata or {})))
+  return records

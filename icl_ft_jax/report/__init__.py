@@ -1,0 +1,1 @@
+"""Results: typed records, JSON/CSV files, printed tables and plots."""

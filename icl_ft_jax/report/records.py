@@ -1,0 +1,74 @@
+"""One result record per dataset x split x condition x normalisation, and their files.
+
+`results.json` is a list of records; writers merge by key so that stages which
+run separately (ICL, fine-tuning, augmentation) add to one file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResultRecord:
+  dataset: str
+  split: str
+  condition: str  # "pretrained", "icl", "ft", "ft+local", ...
+  normalization: str  # "sum" (headline), "per_token", "per_char".
+  accuracy: float
+  n: int
+  chance: float
+  seed: int = 0
+  wall_time_s: float = 0.0
+  metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  @property
+  def key(self) -> tuple:
+    return (self.dataset, self.split, self.condition, self.normalization, self.seed)
+
+
+def read_results(path: str | pathlib.Path) -> list[ResultRecord]:
+  path = pathlib.Path(path)
+  if not path.is_file():
+    return []
+  return [ResultRecord(**raw) for raw in json.loads(path.read_text())]
+
+
+def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> list[ResultRecord]:
+  """Merges `records` into the file at `path` (same key: the new one wins); returns all."""
+  path = pathlib.Path(path)
+  merged = {r.key: r for r in read_results(path)}
+  merged.update({r.key: r for r in records})
+  ordered = sorted(merged.values(), key=lambda r: r.key)
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps([dataclasses.asdict(r) for r in ordered], indent=2) + "\n")
+  tmp.replace(path)
+  return ordered
+
+
+def format_table(records: Sequence[ResultRecord], normalization: str = "sum") -> str:
+  """Accuracy per dataset/split (rows) and condition (columns), with chance."""
+  chosen = [r for r in records if r.normalization == normalization]
+  conditions = list(dict.fromkeys(r.condition for r in chosen))
+  rows = list(dict.fromkeys((r.dataset, r.split) for r in chosen))
+  cell: dict[tuple, list[float]] = {}
+  chance: dict[tuple, float] = {}
+  for r in chosen:
+    cell.setdefault((r.dataset, r.split, r.condition), []).append(r.accuracy)
+    chance[(r.dataset, r.split)] = r.chance
+  header = ["dataset", "split", "chance", *conditions]
+  body = []
+  for dataset, split in rows:
+    values = []
+    for condition in conditions:
+      accs = cell.get((dataset, split, condition))
+      values.append("-" if not accs else f"{sum(accs) / len(accs):.3f}")
+    body.append([dataset, split, f"{chance[(dataset, split)]:.3f}", *values])
+  widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
+  line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
+  title = f"accuracy ({normalization} log-likelihood)"
+  return "\n".join([title, line(header), line(["-" * w for w in widths]), *map(line, body)])
