@@ -144,8 +144,14 @@ class ArticleWriter:
 
   def bullets(self, focus: str, rng: np.random.Generator) -> Article:
     num_facts = int(rng.integers(MIN_SENTENCES, MAX_SENTENCES + 1))
+    groups = self._groups(focus, num_facts, rng)
+    # Headers are lines of their own to a sentence splitter: keep them within the limit too.
+    while sum(map(len, groups)) + len(groups) > MAX_SENTENCES:
+      groups[-1] = groups[-1][:-1]
+      if not groups[-1]:
+        groups.pop()
     blocks, triples = [], []
-    for group in self._groups(focus, num_facts, rng):
+    for group in groups:
       header = text.render(_BULLET_HEADERS[rng.integers(len(_BULLET_HEADERS))], self.lexicon, group[0][0], None)
       blocks.append("\n".join([header] + [f"- {self.statement(t, rng)}" for t in group]))
       triples.extend(group)

@@ -100,10 +100,18 @@ class Lexicon:
     return out
 
 
+# Words ending in these letters make awkward plurals ("oupess", "bloxs").
+_AWKWARD_ENDINGS = ("s", "x", "z")
+
+
 def build_lexicon(hierarchy: knowledge.Hierarchy, rng: np.random.Generator) -> Lexicon:
   """Draws one nonsense word per content word, assigned in the file's order."""
   real = hierarchy.content_words()
-  return Lexicon(nonsense=dict(zip(real, words.nonsense_words(len(real), rng), strict=True)))
+  drawn = words.nonsense_words(3 * len(real), rng)
+  usable = [w for w in drawn if not w.endswith(_AWKWARD_ENDINGS)]
+  if len(usable) < len(real):
+    raise ValueError(f"Drew only {len(usable)} usable nonsense words for {len(real)} content words.")
+  return Lexicon(nonsense=dict(zip(real, usable[:len(real)])))
 
 
 def render(template: str, lexicon: Lexicon, subject: str | None, obj: str | None) -> str:

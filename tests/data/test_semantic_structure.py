@@ -20,6 +20,7 @@ from icl_ft_jax.data import registry
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import semantic_knowledge
 from icl_ft_jax.data import semantic_structure
+from icl_ft_jax.data import splitting
 from icl_ft_jax.data import words
 
 import dataset_checks
@@ -125,6 +126,9 @@ def test_sizes_match_the_study(dataset):
   counts = [len([s for s in _SENTENCE_END.split(d.text) if s.strip()]) for d in dataset.documents]
   assert min(counts) >= 4 and max(counts) <= 20, (min(counts), max(counts))
   assert counts == [d.metadata["num_sentences"] for d in dataset.documents]
+  # The project's splitter (which also cuts bullet-list headers off) agrees on the range.
+  split_counts = [len(splitting.sentence_spans(d.text)) for d in dataset.documents]
+  assert min(split_counts) >= 4 and max(split_counts) <= 20, (min(split_counts), max(split_counts))
   assert set(dataset.splits) == {"rephrasing", "reversal", "syllogism", "category_holdout"}
   assert {len(qs) for qs in dataset.splits.values()} and all(len(qs) >= 50 for qs in dataset.splits.values())
   assert {d.metadata["style"] for d in dataset.documents} == {"encyclopedia", "bullets", "qa", "comparison", "quiz"}
