@@ -14,6 +14,7 @@ test sentence never appears verbatim in training.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -112,6 +113,27 @@ def build_lexicon(hierarchy: knowledge.Hierarchy, rng: np.random.Generator) -> L
   if len(usable) < len(real):
     raise ValueError(f"Drew only {len(usable)} usable nonsense words for {len(real)} content words.")
   return Lexicon(nonsense=dict(zip(real, usable[:len(real)])))
+
+
+def real_text(text: str, lexicon: Lexicon) -> str:
+  """`text` with each nonsense word back in real words, for readers and debugging.
+
+  Plurals read "<word>s" ("robins", "living things"); capitals are kept at sentence starts.
+  """
+  real_of = {nonsense: real for real, nonsense in lexicon.nonsense.items()}
+
+  def replace(match: re.Match[str]) -> str:
+    word = match.group(0)
+    lower = word.lower()
+    if lower in real_of:
+      real = real_of[lower]
+    elif lower.endswith("s") and lower[:-1] in real_of:
+      real = real_of[lower[:-1]] + "s"
+    else:
+      return word
+    return capitalize_first(real) if word[0].isupper() else real
+
+  return re.sub(r"[A-Za-z]+", replace, text)
 
 
 def render(template: str, lexicon: Lexicon, subject: str | None, obj: str | None) -> str:
