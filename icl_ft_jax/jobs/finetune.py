@@ -1,0 +1,72 @@
+"""Job `finetune`: fine-tunes the model on a dataset's training documents, then tests with no context.
+
+Writes checkpoints, `train_log.jsonl` and TensorBoard logs under the workdir,
+merges the "ft" condition's records into `results.json`, and prints the table.
+Rerunning the same command resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import jax
+
+from icl_ft_jax import evaluation, sharding
+from icl_ft_jax.data import registry
+from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.model import loading
+from icl_ft_jax.report import records
+from icl_ft_jax.scoring import Scorer
+from icl_ft_jax.train import data as data_lib
+from icl_ft_jax.train import trainer
+
+CONDITION = "ft"
+
+
+def build_dataset(config):
+  try:
+    return registry.build_dataset(config.dataset.to_dict())
+  except (ValueError, TypeError, FileNotFoundError) as e:
+    raise ConfigError(f"dataset: {e}") from None
+
+
+def run_identity(config) -> dict:
+  """The config sections that decide what a checkpoint in this workdir means."""
+  return {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "data": config.data.to_dict(),
+          "tuning": config.tuning.to_dict(), "optimizer": config.optimizer.to_dict(),
+          "steps": config.train.steps, "seed": config.seed}
+
+
+def make_evaluator(loaded, mesh, dataset, config, dataset_name: str):
+  """`evaluate(params) -> {split: accuracy}`; keeps the last call's records for results.json."""
+  latest: dict[str, list[records.ResultRecord]] = {}
+
+  def evaluate(params) -> dict[str, float]:
+    scorer = Scorer(loaded.model, params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
+                    progress=False)
+    results = evaluation.evaluate(
+        scorer, dataset, condition=CONDITION, splits=tuple(config.scoring.splits) or None, seed=config.seed,
+        max_questions=config.scoring.max_questions or None,
+        metadata={"steps": config.train.steps, "tuning": dict(config.tuning),
+                  "sentence_split": config.data.sentence_split})
+    latest["records"] = [r.__class__(**{**r.__dict__, "dataset": dataset_name}) for r in results]
+    return {f"{r.split}/{r.normalization}": r.accuracy for r in results}
+
+  return evaluate, latest
+
+
+def run(config, workdir: pathlib.Path) -> None:
+  dataset = build_dataset(config)
+  dataset_name = config.get("dataset_name", dataset.name)
+  mesh = sharding.make_mesh(config.mesh.to_dict())
+  loaded = loading.load_model(config.model, mesh=mesh, seed=config.seed)
+  logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
+  finetune_config = trainer.FinetuneConfig.from_config(config)
+  documents = data_lib.training_documents(dataset, finetune_config.data)
+  evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name)
+  trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
+                   identity=run_identity(config), evaluate=evaluate)
+  everything = records.write_results(workdir / "results.json", latest["records"])
+  print(records.format_table(everything))
+  print(f"\nResults: {workdir / 'results.json'}")

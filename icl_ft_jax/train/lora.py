@@ -1,0 +1,131 @@
+"""LoRA through gemma's own wrapper: `gm.nn.LoRA` adapters on every Einsum of the blocks.
+
+Only the adapters (`.../lora/{a,b}`) are trained and saved; the base params stay
+as loaded. For evaluation the adapters are merged into the base weights
+(`W + a @ b`, per Einsum) so that the scorer runs the plain model at full speed.
+
+The training forward stops before the unembedding (see `scoring/forward.py`):
+it calls the wrapped Transformer's blocks inside the same `peft.ModuleInterceptor`
+that `gm.nn.LoRA.__call__` sets up.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+_PROBE_TOKENS = jnp.zeros((1, 4), jnp.int32)
+
+
+def lora_model(model, rank: int):
+  """`model` wrapped so that its Einsums carry rank-`rank` adapters (in the model's dtype)."""
+  from gemma import gm  # pylint: disable=g-import-not-at-top
+
+  return gm.nn.LoRA(rank=rank, model=model, dtype=model.dtype)
+
+
+def init_adapters(wrapped, seed: int, out_shardings=None):
+  """Fresh adapters (a: kaiming-uniform, b: zero, so training starts at the base model)."""
+  from gemma import peft  # pylint: disable=g-import-not-at-top
+
+  def init(key):
+    return peft.split_params(wrapped.init(key, _PROBE_TOKENS)["params"]).lora  # Base init is dead code.
+
+  return jax.jit(init, out_shardings=out_shardings)(jax.random.key(seed))
+
+
+def abstract_adapters(wrapped):
+  from gemma import peft  # pylint: disable=g-import-not-at-top
+
+  return jax.eval_shape(lambda: peft.split_params(wrapped.init(jax.random.key(0), _PROBE_TOKENS)["params"]).lora)
+
+
+def combine(base_params, adapters):
+  """The wrapped model's params: base params with the adapter branches added."""
+  from gemma import peft  # pylint: disable=g-import-not-at-top
+
+  return peft.merge_params(base_params, adapters)
+
+
+def _hidden_with_adapters(module, tokens, positions, attention_mask):
+  from gemma import peft  # pylint: disable=g-import-not-at-top
+  from gemma.gm.nn import _lora  # pylint: disable=g-import-not-at-top
+
+  replace = functools.partial(_lora._replace_by_lora, rank=module.rank, dtype=module.dtype, verbose=False)  # pylint: disable=protected-access
+  with peft.ModuleInterceptor(replace):
+    inputs = module.model._encode_and_get_inputs(  # pylint: disable=protected-access
+        tokens=tokens, positions=positions, attention_mask=attention_mask)
+    return module.model._apply_attention(inputs, None)  # pylint: disable=protected-access
+
+
+def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=None, cache=None):
+  """Final-norm hidden states of the LoRA model (same contract as `scoring.forward.hidden_states`)."""
+  if cache is not None:
+    raise ValueError("The LoRA training forward takes no KV cache; merge the adapters to sample or score.")
+  x, _ = wrapped.apply({"params": params}, tokens, positions, attention_mask, method=_hidden_with_adapters)
+  return x, None
+
+
+def einsum_equations(model) -> dict[tuple[str, ...], str]:
+  """Param path of each Einsum weight -> its einsum equation, found by tracing the model once."""
+  from gemma.gm.nn import _layers  # pylint: disable=g-import-not-at-top
+
+  found = {}
+
+  def record(next_fun, args, kwargs, context):
+    module = context.module
+    if isinstance(module, _layers.Einsum) and context.method_name == "__call__":
+      eqn = args[0] if args else kwargs["eqn"]
+      found[tuple(module.scope.path) + (module.weight_name,)] = eqn
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    jax.eval_shape(lambda: model.init(jax.random.key(0), _PROBE_TOKENS))
+  return found
+
+
+def _adapter_for(adapters, weight_path: tuple[str, ...]):
+  """The `{a, b}` adapter of the Einsum weight at `weight_path`, or None.
+
+  gm.nn.LoRA stores it next to the weight as `_LoRAEinsum_<weight_name>/lora` for
+  the MLP's shared-scope Einsums and `_LoRAEinsum_0/lora` for the attention ones.
+  """
+  node = adapters
+  for key in weight_path[:-1]:
+    if not isinstance(node, dict) or key not in node:
+      return None
+    node = node[key]
+  weight_name = weight_path[-1]
+  for name, child in node.items():
+    suffix = name.removeprefix("_LoRAEinsum_")
+    if name.startswith("_LoRAEinsum_") and (suffix == weight_name or (weight_name == "w" and suffix.isdigit())):
+      return child["lora"]
+  return None
+
+
+def merge(model, base_params, adapters, equations: dict[tuple[str, ...], str] | None = None):
+  """Base params with every adapted weight replaced by `W + a @ b` (the plain model's tree)."""
+  from gemma.peft import _einsum_utils  # pylint: disable=g-import-not-at-top
+
+  equations = equations if equations is not None else einsum_equations(model)
+  merged = jax.tree.map(lambda x: x, base_params)  # A copy of the dict structure; arrays shared.
+  for weight_path, eqn in equations.items():
+    adapter = _adapter_for(adapters, weight_path)
+    if adapter is None:
+      continue
+    parent = merged
+    for key in weight_path[:-1]:
+      parent = parent[key]
+    weight = parent[weight_path[-1]]
+    rank = adapter["b"].shape[0]
+    lora_eqn, _, _ = _einsum_utils.get_lora_einsum_str_and_shapes(
+        einsum_str=eqn, weights_shape=weight.shape, rank=rank)
+    _, weights_str, _ = _einsum_utils._split_einsum_str(eqn)  # pylint: disable=protected-access
+    a_str, b_str = lora_eqn.split("->")[0].split(",")[1:]
+    delta = jnp.einsum(f"{a_str},{b_str}->{weights_str}", adapter["a"], adapter["b"],
+                       preferred_element_type=jnp.float32)
+    parent[weight_path[-1]] = (weight.astype(jnp.float32) + delta).astype(weight.dtype)
+  return merged

@@ -1,0 +1,99 @@
+"""Next-token cross-entropy without materialising `[B, L, vocab]` float32 logits.
+
+With Gemma's 262k vocabulary the logits of one training batch dwarf everything
+else (8 x 512 tokens are 4 GiB in float32, and the backward pass keeps them).
+The blocks run once to final hidden states (stopping before the unembedding,
+as `scoring/forward.py` does); the unembedding, softcap and logsumexp then run
+over chunks of the sequence with `jax.lax.map`, each chunk under
+`jax.checkpoint`, so only one chunk's logits exist at a time, forward or
+backward.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from icl_ft_jax.scoring import forward
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LossSums:
+  """Summed loss and the number of tokens it covers; the batch loss is their ratio."""
+
+  loss_sum: jax.Array
+  weight_sum: jax.Array
+
+  @property
+  def mean(self) -> jax.Array:
+    return self.loss_sum / jnp.maximum(self.weight_sum, 1.0)
+
+
+def _chunk_loss(hidden, table, targets, weights, softcap):
+  """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`."""
+  logits = jnp.einsum("bcd,vd->bcv", hidden, table, preferred_element_type=jnp.float32)
+  if softcap is not None:
+    logits = jnp.tanh(logits / softcap) * softcap
+  log_normalizer = jax.nn.logsumexp(logits, axis=-1)
+  target_logits = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+  return jnp.sum((log_normalizer - target_logits) * weights)
+
+
+def chunked_cross_entropy(hidden, table, targets, weights, *, softcap: float | None,
+                          chunk_length: int) -> LossSums:
+  """Cross-entropy of `targets` given final hidden states, one sequence chunk at a time.
+
+  Args:
+    hidden: `[B, L, D]` final-norm hidden states (position t predicts targets[:, t]).
+    table: `[V, D]` embedding table (Gemma ties input and output embeddings).
+    targets: `[B, L]` target token ids.
+    weights: `[B, L]` float loss weights (0 on padding and prompt tokens).
+    softcap: Gemma's final logit softcap (None for none).
+    chunk_length: Sequence positions per chunk; L is padded up to a multiple.
+  """
+  batch, length, dim = hidden.shape
+  chunk_length = min(chunk_length, length)
+  pad = -length % chunk_length
+  if pad:
+    hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
+    targets = jnp.pad(targets, ((0, 0), (0, pad)))
+    weights = jnp.pad(weights, ((0, 0), (0, pad)))
+  num_chunks = (length + pad) // chunk_length
+  # [B, N*C, ...] -> [N, B, C, ...]: chunks over the sequence, batch (and its sharding) kept.
+  split = lambda x: jnp.moveaxis(x.reshape(batch, num_chunks, chunk_length, *x.shape[2:]), 1, 0)
+  chunk_fn = jax.checkpoint(lambda chunk: _chunk_loss(chunk[0], table, chunk[1], chunk[2], softcap))
+  # `table` is closed over, so each chunk's backward adds into one table gradient.
+  per_chunk = jax.lax.map(chunk_fn, (split(hidden), split(targets), split(weights.astype(jnp.float32))))
+  return LossSums(loss_sum=jnp.sum(per_chunk), weight_sum=jnp.sum(weights.astype(jnp.float32)))
+
+
+def full_logits_cross_entropy(hidden, table, targets, weights, *, softcap: float | None) -> LossSums:
+  """The naive loss: all logits at once. For tests and the memory benchmark."""
+  loss_sum = _chunk_loss(hidden, table, targets, weights.astype(jnp.float32), softcap)
+  return LossSums(loss_sum=loss_sum, weight_sum=jnp.sum(weights.astype(jnp.float32)))
+
+
+def packed_attention_mask(segment_ids: jax.Array) -> jax.Array:
+  """`[B, L, L]` causal mask that keeps packed documents (segment ids > 0) apart."""
+  same = segment_ids[:, :, None] == segment_ids[:, None, :]
+  causal = jnp.tril(jnp.ones((segment_ids.shape[1],) * 2, bool))
+  return same & causal[None] & (segment_ids[:, None, :] > 0)
+
+
+def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chunk_length: int | None = 128):
+  """Loss sums of a batch (`inputs`, `targets`, `weights`, `positions`, `segment_ids`).
+
+  `hidden_fn(model, params, tokens, positions=, attention_mask=)` returns
+  `(hidden, cache)`; the LoRA model passes its own. `chunk_length=None` uses
+  full logits.
+  """
+  mask = packed_attention_mask(batch["segment_ids"])
+  hidden, _ = hidden_fn(model, params, batch["inputs"], positions=batch["positions"], attention_mask=mask)
+  table = params["embedder"]["input_embedding"]
+  softcap = model.config.final_logit_softcap
+  if chunk_length is None:
+    return full_logits_cross_entropy(hidden, table, batch["targets"], batch["weights"], softcap=softcap)
+  return chunked_cross_entropy(hidden, table, batch["targets"], batch["weights"], softcap=softcap,
+                               chunk_length=chunk_length)

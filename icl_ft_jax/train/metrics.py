@@ -1,0 +1,43 @@
+"""Training metrics to a JSONL file and TensorBoard under the workdir."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Mapping
+
+
+class MetricWriter:
+  """Appends `{"step": s, **scalars}` lines to `train_log.jsonl` and TensorBoard scalars.
+
+  A resumed run appends; steps repeated after a kill show up twice in the JSONL,
+  each line with the values of the run that logged it.
+  """
+
+  def __init__(self, workdir: str | pathlib.Path, *, tensorboard: bool = True):
+    workdir = pathlib.Path(workdir)
+    self.jsonl_path = workdir / "train_log.jsonl"
+    self._jsonl = self.jsonl_path.open("a", encoding="utf-8")
+    self._tensorboard = None
+    if tensorboard:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
+      self._tensorboard = SummaryWriter(str(workdir / "tensorboard"))
+
+  def write(self, step: int, scalars: Mapping[str, float]) -> None:
+    scalars = {k: float(v) for k, v in scalars.items()}
+    self._jsonl.write(json.dumps({"step": step, **scalars}) + "\n")
+    self._jsonl.flush()
+    if self._tensorboard is not None:
+      for name, value in scalars.items():
+        self._tensorboard.add_scalar(name, value, step)
+      self._tensorboard.flush()
+
+  def close(self) -> None:
+    self._jsonl.close()
+    if self._tensorboard is not None:
+      self._tensorboard.close()
+
+
+def read_log(path: str | pathlib.Path) -> list[dict[str, float]]:
+  return [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]

@@ -1,0 +1,131 @@
+"""Fine-tunes a loaded model on training documents: the config sections assembled into a run.
+
+    result = finetune(loaded, dataset.documents, FinetuneConfig.from_config(config), mesh=mesh,
+                      workdir=workdir, identity={...})
+    scorer = Scorer(loaded.model, result.params, loaded.tokenizer, mesh)
+
+Resumes from the workdir's latest checkpoint when there is one (after checking
+that the workdir was started with the same config); otherwise starts fresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax.data import schema
+from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.train import checkpointing, data as data_lib, loop, metrics as metrics_lib, optimizer as optimizer_lib
+from icl_ft_jax.train import step as step_lib, tuning as tuning_lib
+from icl_ft_jax.train.state import TrainState
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FinetuneConfig:
+  seed: int = 0
+  data: data_lib.DataConfig = data_lib.DataConfig()
+  tuning: tuning_lib.TuningConfig = tuning_lib.TuningConfig()
+  optimizer: optimizer_lib.OptimizerConfig = optimizer_lib.OptimizerConfig()
+  checkpoint: checkpointing.CheckpointConfig = checkpointing.CheckpointConfig()
+  loop: loop.LoopConfig = loop.LoopConfig()
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any]) -> FinetuneConfig:
+    """From an experiment config with sections data, tuning, optimizer, checkpoint, train."""
+    section = lambda name: dict(config[name]) if name in config else {}
+    return cls(seed=int(config.get("seed", 0)),
+               data=data_lib.DataConfig(**section("data")),
+               tuning=tuning_lib.TuningConfig(**section("tuning")),
+               optimizer=optimizer_lib.OptimizerConfig(**section("optimizer")),
+               checkpoint=checkpointing.CheckpointConfig(**section("checkpoint")),
+               loop=loop.LoopConfig(**section("train")))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FinetuneResult:
+  params: Any  # Plain-model params for scoring (LoRA adapters merged).
+  state: TrainState
+  resumed_from: int | None  # The checkpoint step training resumed from.
+
+
+def _check_batch_fits_mesh(config: data_lib.DataConfig, mesh) -> None:
+  split = 1
+  for axis in step_lib.BATCH_AXES:
+    split *= mesh.shape.get(axis, 1)
+  if config.rows % split:
+    raise ConfigError(f"The batch has {config.rows} rows, not a multiple of the mesh's data x fsdp size"
+                      f" ({split}); set data.batch_size (or data.rows_per_batch) to a multiple of it.")
+
+
+def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfig, *, mesh,
+             workdir: str | pathlib.Path, identity: Mapping[str, Any],
+             rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules(),
+             evaluate: Callable[[Any], Mapping[str, float]] | None = None,
+             progress: bool = True) -> FinetuneResult:
+  """Trains `loaded` on `documents` for `config.loop.steps` steps under `workdir`.
+
+  Args:
+    loaded: A `LoadedModel` whose params are placed on `mesh` with `rules`.
+    identity: What this run trains (model, dataset, ...); a workdir started with
+      another identity is refused.
+    evaluate: Called with plain-model params every `eval_every_steps` and at the
+      end; returns named scalars to log.
+  """
+  workdir = pathlib.Path(workdir)
+  _check_batch_fits_mesh(config.data, mesh)
+  checkpointing.check_run_identity(workdir, identity)
+  examples = data_lib.tokenize(loaded.tokenizer, documents, config.data)
+  batches = data_lib.Batches(examples, config.data, config.seed)
+
+  tuning = tuning_lib.make_tuning(loaded.model, config.tuning, seed=config.seed)
+  optimizer, schedule = optimizer_lib.make_optimizer(config.optimizer, config.loop.steps)
+  frozen = tuning.frozen(loaded.params)
+  abstract_params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), loaded.params)
+  abstract_state = step_lib.abstract_state(optimizer, tuning.abstract_trainable(abstract_params))
+  abstract_frozen = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), frozen)
+  shardings = step_lib.make_shardings(abstract_state, abstract_frozen, mesh, rules)
+  frozen = jax.device_put(frozen, shardings.frozen)
+
+  checkpointer = checkpointing.Checkpointer(workdir / "checkpoints", config.checkpoint)
+  latest = checkpointer.latest_step()
+  if latest is not None:
+    logging.info("Resuming from the checkpoint of step %d in %s.", latest, workdir / "checkpoints")
+    state = checkpointer.restore(latest, checkpointing.abstract_with_shardings(abstract_state, shardings.state))
+  else:
+    state = _initial_state(tuning, optimizer, loaded.params, shardings.state)
+  logging.info("Fine-tuning %s: %d trainable params (%s), %d training examples, %d steps of %d documents.",
+               loaded.spec.name, tuning_lib.count_params(state.params), config.tuning.kind, len(examples),
+               config.loop.steps, config.data.batch_size)
+
+  train_step = step_lib.jit_train_step(
+      step_lib.make_train_step(tuning, optimizer, schedule, chunk_length=config.loop.loss_chunk_length or None),
+      shardings)
+  export = jax.jit(tuning.export, out_shardings=sharding_lib.param_shardings(abstract_params, mesh, rules))
+  writer = metrics_lib.MetricWriter(workdir)
+  try:
+    state = loop.run(
+        train_step=train_step, state=state, frozen=frozen, batches=batches, batch_sharding=shardings.batch,
+        config=config.loop, checkpointer=checkpointer, writer=writer, progress=progress,
+        evaluate=None if evaluate is None else (lambda s: evaluate(export(s.params, frozen))))
+  finally:
+    writer.close()
+    checkpointer.close()
+  return FinetuneResult(params=export(state.params, frozen), state=state, resumed_from=latest)
+
+
+def _initial_state(tuning, optimizer, params, state_shardings: TrainState) -> TrainState:
+  """Step 0: a copy of the trainable params (the step donates its state) and fresh moments."""
+  trainable = tuning.initial_trainable(params)
+
+  def init(trainable):
+    trainable = jax.tree.map(jnp.copy, trainable)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=trainable, opt_state=optimizer.init(trainable))
+
+  return jax.jit(init, out_shardings=state_shardings)(trainable)
