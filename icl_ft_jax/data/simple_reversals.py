@@ -18,6 +18,9 @@ from icl_ft_jax.data import choices as choices_lib
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import words
 
+# Far below the ~100k pronounceable words `words` can make, so generation stays fast.
+MAX_ENTITIES = 20_000
+
 # (comparative, antonym comparative); no word appears in two pairs.
 DIMENSIONS = (
     ("brighter", "dimmer"), ("heavier", "lighter"), ("larger", "smaller"), ("faster", "slower"),
@@ -74,6 +77,10 @@ def _relation(comparative: str) -> str:
 def _check_sizes(config: Config) -> None:
   if config.num_facts < 1:
     raise ValueError(f"num_facts must be >= 1, got {config.num_facts}.")
+  if 2 * config.num_facts > MAX_ENTITIES:
+    raise ValueError(
+        f"num_facts={config.num_facts} needs {2 * config.num_facts} nonsense words; at most {MAX_ENTITIES} are available."
+    )
   if not 1 <= config.num_dimensions <= len(DIMENSIONS):
     raise ValueError(f"num_dimensions must be between 1 and {len(DIMENSIONS)}, got {config.num_dimensions}.")
   if not 1 <= config.articles_per_fact <= len(LEAD_INS):

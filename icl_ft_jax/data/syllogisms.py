@@ -24,6 +24,9 @@ from icl_ft_jax.data import choices as choices_lib
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import words
 
+# Far below the ~100k pronounceable words `words` can make, so generation stays fast.
+MAX_ENTITIES = 20_000
+
 QUANTIFIERS = {"A": "all", "I": "some", "E": "no"}
 SYMMETRIC = frozenset("IE")
 
@@ -71,6 +74,10 @@ def relation(quantifier: str) -> str:
 def _check_config(config: Config) -> None:
   if config.num_examples < 1:
     raise ValueError(f"num_examples must be >= 1, got {config.num_examples}.")
+  if 3 * config.num_examples > MAX_ENTITIES:
+    raise ValueError(
+        f"num_examples={config.num_examples} needs {3 * config.num_examples} nonsense words; at most {MAX_ENTITIES} are available."
+    )
   unknown = [f for f in config.forms if f not in FORMS]
   if unknown or not config.forms:
     raise ValueError(f"forms: unknown or empty {unknown or list(config.forms)}; choose from {', '.join(FORMS)}.")
