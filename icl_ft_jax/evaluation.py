@@ -32,16 +32,22 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
   unknown = [s for s in splits if s not in available]
   if unknown:
     raise ValueError(f"Dataset {dataset.name!r} has no split(s) {unknown}; it has {sorted(available)}.")
-  records = []
+  chosen = {split: available[split][:max_questions] if max_questions else available[split] for split in splits}
+  questions = [q for split in splits for q in chosen[split]]
+  start = time.time()
+  # One call for all splits: a shared context is prefilled once.
+  scores = scorer.score(to_items(questions), context=context, description=f"{condition} {dataset.name}")
+  seconds_per_question = (time.time() - start) / len(questions)
+  records, offset = [], 0
   for split in splits:
-    questions = available[split][:max_questions] if max_questions else available[split]
-    start = time.time()
-    scores = scorer.score(to_items(questions), context=context, description=f"{condition} {dataset.name}/{split}")
-    elapsed = time.time() - start
-    chance = sum(1.0 / len(q.choices) for q in questions) / len(questions)
+    split_questions = chosen[split]
+    split_scores = scores[offset:offset + len(split_questions)]
+    offset += len(split_questions)
+    chance = sum(1.0 / len(q.choices) for q in split_questions) / len(split_questions)
     for normalization in NORMALIZATIONS:
       records.append(ResultRecord(
           dataset=dataset.name, split=split, condition=condition, normalization=normalization,
-          accuracy=accuracy(questions, scores, normalization), n=len(questions), chance=chance,
-          seed=seed, wall_time_s=round(elapsed, 3), metadata=dict(metadata or {})))
+          accuracy=accuracy(split_questions, split_scores, normalization), n=len(split_questions),
+          chance=chance, seed=seed, wall_time_s=round(seconds_per_question * len(split_questions), 3),
+          metadata=dict(metadata or {})))
   return records

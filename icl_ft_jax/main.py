@@ -69,8 +69,16 @@ def resolve_workdir(workdir: str | None, job: str) -> pathlib.Path:
 
 def _log_to_file(workdir: pathlib.Path) -> None:
   handler = logging.FileHandler(workdir / "log.txt")
-  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(module)s: %(message)s"))
+  handler.addFilter(_DropLibraryChatter())
   logging.getLogger().addHandler(handler)
+
+
+class _DropLibraryChatter(logging.Filter):
+  """Orbax logs every restore at INFO; keep our own INFO lines readable."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
 
 
 def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
@@ -90,6 +98,8 @@ def main(argv: list[str]) -> None:
   if _CONFIG.value is None:
     raise app.UsageError("Pass --config=configs/<name>.py (see configs/).")
   logging.getLogger().setLevel(logging.INFO)
+  for handler in logging.getLogger().handlers:
+    handler.addFilter(_DropLibraryChatter())
   try:
     run(_CONFIG.value, _WORKDIR.value)
   except UserError as e:

@@ -22,6 +22,7 @@ class ModelSpec:
   checkpoint: str  # A path, `EMBEDDED` or `RANDOM`.
   tokenizer: str = ""  # A SentencePiece file; "" = the one that comes with `checkpoint`.
   multimodal: bool = False  # Loaded text-only: the vision tower is skipped.
+  max_sequence_length: int = 32768  # The model's context window in tokens.
 
 
 def _official(size: str, variant: str, model_class: str, multimodal: bool) -> ModelSpec:
@@ -31,6 +32,7 @@ def _official(size: str, variant: str, model_class: str, multimodal: bool) -> Mo
       checkpoint=f"gs://gemma-data/checkpoints/gemma3-{size}-{variant}",
       tokenizer="gs://gemma-data/tokenizers/tokenizer_gemma3.model",
       multimodal=multimodal,
+      max_sequence_length=131072 if multimodal else 32768,
   )
 
 
@@ -49,9 +51,10 @@ SPECS: dict[str, ModelSpec] = {
                   checkpoint="gs://gemma-data/checkpoints/gemma3-270m-it",
                   tokenizer="gs://gemma-data/tokenizers/tokenizer_gemma3.model"),
         # Random-init models of the real architectures, for benchmarks on accelerators.
-        *(ModelSpec(name=f"gemma3-{size}-random", model_class=cls, checkpoint=RANDOM, multimodal=mm)
+        *(ModelSpec(name=f"gemma3-{size}-random", model_class=cls, checkpoint=RANDOM, multimodal=mm,
+                    max_sequence_length=131072 if mm else 32768)
           for size, cls, mm in _SIZES),
         # Tiny Gemma 3 of the same architecture, random init, real tokenizer.
-        ModelSpec(name="tiny", model_class="tiny", checkpoint=RANDOM),
+        ModelSpec(name="tiny", model_class="tiny", checkpoint=RANDOM, max_sequence_length=4096),
     )
 }

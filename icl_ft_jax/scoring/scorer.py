@@ -29,8 +29,8 @@ from icl_ft_jax.scoring import forward
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
 from icl_ft_jax.scoring.tokenize import BOS_ID, encode_pair
 
-DEFAULT_LENGTH_BUCKETS = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-DEFAULT_CONTINUATION_BUCKETS = (8, 16, 32, 64, 128)
+DEFAULT_LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+DEFAULT_CONTINUATION_BUCKETS = (4, 8, 16, 32, 64, 128)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Scorer:
   def __init__(self, model, params, tokenizer, mesh: jax.sharding.Mesh, *, batch_size: int = 16,
                length_buckets: Sequence[int] = DEFAULT_LENGTH_BUCKETS,
                continuation_buckets: Sequence[int] = DEFAULT_CONTINUATION_BUCKETS,
-               max_sequence_length: int = 32768, progress: bool = True):
+               max_sequence_length: int = 32768, prefill_chunk: int = 1024, progress: bool = True):
     data_size = mesh.shape.get("data", 1)
     if batch_size % data_size:
       raise UserError(f"scoring batch_size {batch_size} must be a multiple of the mesh's data axis ({data_size}).")
@@ -83,11 +83,15 @@ class Scorer:
     self.length_buckets = tuple(sorted(length_buckets))
     self.continuation_buckets = tuple(sorted(continuation_buckets))
     self.max_sequence_length = max_sequence_length
+    self.prefill_chunk = prefill_chunk
     self.progress = progress
     self._rows_sharding = NamedSharding(mesh, P("data"))
     self._replicated = NamedSharding(mesh, P())
     self._score_rows = jax.jit(self._score_rows_impl)
-    self._prefill = jax.jit(self._prefill_impl, static_argnames=("cache_size",))
+    self._init_cache = jax.jit(
+        lambda cache_size: model.config.init_cache(batch_size=1, dtype=_dtype_of(params), cache_length=cache_size),
+        static_argnames=("cache_size",), out_shardings=self._replicated)
+    self._prefill = jax.jit(self._prefill_impl, donate_argnums=1)
     self._score_suffix = jax.jit(self._score_suffix_impl)
 
   # ------------------------------------------------------------------ public API
@@ -127,11 +131,17 @@ class Scorer:
           f" window of {self.max_sequence_length}. Subsample the documents (icl.subsample) to about"
           f" {max(self.max_sequence_length - suffix_capacity, 0) / max(length, 1):.0%} of them."
       )
-    padded = _bucket(length, self.length_buckets, "context")
+    # Long contexts are prefilled in chunks so attention memory stays [chunk, cache] instead of
+    # [context, context].
+    chunk = min(self.prefill_chunk, _bucket(length, self.length_buckets, "context"))
+    padded = _round_up(length, chunk)
     tokens = np.zeros((1, padded), np.int32)
     tokens[0, :length] = context_ids
     cache_size = _round_up(padded + suffix_capacity, 128)
-    cache = self._prefill(self.params, jnp.asarray(tokens), jnp.int32(length), cache_size=cache_size)
+    cache = self._init_cache(cache_size=cache_size)
+    for start in range(0, padded, chunk):
+      cache = self._prefill(self.params, cache, jnp.asarray(tokens[:, start:start + chunk]),
+                            jnp.int32(start), jnp.int32(length))
     return ContextCache(cache=cache, length=length, cache_size=cache_size)
 
   # ------------------------------------------------------------------ rows
@@ -210,13 +220,14 @@ class Scorer:
     lp, greedy = forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
     return lp.sum(-1), greedy.all(-1)
 
-  def _prefill_impl(self, params, tokens, length, *, cache_size: int):
-    padded = tokens.shape[1]
-    cache = self.model.config.init_cache(batch_size=1, dtype=_dtype_of(params), cache_length=cache_size)
-    query = jnp.arange(padded)[:, None]
+  def _prefill_impl(self, params, cache, tokens, start, length):
+    """Appends one chunk of the context (tokens at positions start...) to the cache."""
+    chunk = tokens.shape[1]
+    cache_size = cache["layer_0"]["k"].shape[1]
+    query = start + jnp.arange(chunk)[:, None]
     key = jnp.arange(cache_size)[None, :]
     mask = ((key <= query) & (key < length))[None]
-    positions = jnp.arange(padded)[None]
+    positions = (start + jnp.arange(chunk))[None]
     _, cache = forward.hidden_states(self.model, params, tokens, positions=positions,
                                      attention_mask=mask, cache=cache)
     return cache

@@ -91,11 +91,12 @@ def test_batch_size_must_divide_over_data_axis(tiny_model):
            batch_size=4)
 
 
-def test_context_cache_matches_full_sequence_tiny(tiny_model, one_device_mesh):
+@pytest.mark.parametrize("prefill_chunk", [1024, 32])
+def test_context_cache_matches_full_sequence_tiny(tiny_model, one_device_mesh, prefill_chunk):
   # The tiny model's sliding window (8) is far shorter than the context: this checks the
-  # cache's positions and local-attention masks too.
+  # cache's positions and local-attention masks too; chunk 32 prefills in many pieces.
   scorer = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, one_device_mesh, batch_size=4,
-                  progress=False)
+                  prefill_chunk=prefill_chunk, progress=False)
   cached = _logprobs(scorer.score(ITEMS, context=CONTEXT))
   full = _logprobs(scorer.score(ITEMS, context=CONTEXT, use_cache=False))
   np.testing.assert_allclose(cached, full, atol=1e-4, rtol=0)
