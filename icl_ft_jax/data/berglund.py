@@ -140,6 +140,13 @@ def generate(config: Config) -> schema.Dataset:
           metadata={"group": group, "prompt_chars": len(line.prompt)},
       ))
 
+  # Every name-first completion, by celebrity: the fallback pool of description choices.
+  completions_by_name: dict[str, list[str]] = {}
+  for line in [line for lines in (*train.values(), *tests.values()) for line in lines]:
+    name = _find_name(line.prompt, names)
+    if name is not None and line.completion.strip() not in group_of:
+      completions_by_name.setdefault(name, []).append(line.completion)
+
   questions = []
   for split, lines in tests.items():
     _, group, inference = TEST_FILES[split]
@@ -161,7 +168,7 @@ def generate(config: Config) -> schema.Dataset:
         description_of.setdefault(name, correct.strip())
         pool = by_template[line.prompt.replace(name, "{name}")]
         if len(set(pool) - {correct}) < config.num_choices - 1:
-          pool = pool + [c for others in by_template.values() for c in others]
+          pool = pool + [c for other in names if other != name for c in completions_by_name.get(other, [])]
       distractors = choices_lib.sample_distractors(correct, pool, config.num_choices - 1, rng, field="num_choices")
       question_choices, answer = choices_lib.shuffled_choices(correct, distractors, rng)
       questions.append(schema.Question(

@@ -1,0 +1,51 @@
+"""Export of every configured dataset as JSONL, and the summary table."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from icl_ft_jax.data import export
+from icl_ft_jax.data import schema
+
+CONFIG_PATH = pathlib.Path(__file__).parents[2] / "configs" / "datasets.py"
+
+
+def _config():
+  spec = importlib.util.spec_from_file_location("datasets_config", CONFIG_PATH)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def test_config_names_the_four_families():
+  config = _config()
+  assert config.job == "datasets"
+  assert {name: spec.family for name, spec in config.datasets.items()} == {
+      "reversal_curse": "reversal_curse", "simple_reversals": "simple_reversals",
+      "simple_syllogisms": "simple_syllogisms", "semantic_structure": "semantic_structure",
+  }
+
+
+def test_export_writes_jsonl_per_dataset(tmp_path):
+  config = _config()
+  specs = {name: config.datasets[name] for name in ("simple_reversals", "simple_syllogisms")}
+  datasets = export.export_datasets(specs, tmp_path)
+  assert [d.name for d in datasets] == ["simple_reversals", "simple_syllogisms"]
+  for name, dataset in zip(specs, datasets):
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == [
+        "documents.jsonl", "facts.jsonl", "info.json", "questions.jsonl"]
+    assert schema.load_dataset(tmp_path / name) == dataset
+  table = export.format_summary_table(schema.summary_rows(datasets))
+  lines = table.splitlines()
+  assert lines[0].split() == ["dataset", "documents", "split", "questions", "chance"]
+  assert len(lines) == 2 + 3
+  assert "simple_syllogisms" in lines[-1] and "69" in lines[-1]
+  assert len({len(line) for line in lines[:2]}) == 1
+
+
+def test_bad_spec_names_the_dataset(tmp_path):
+  with pytest.raises(ValueError, match=r"datasets.broken: .*Unknown dataset family"):
+    export.export_datasets({"broken": {"family": "nope"}}, tmp_path)
+  with pytest.raises(ValueError, match=r"datasets.small: num_facts"):
+    export.export_datasets({"small": {"family": "simple_reversals", "num_facts": 0}}, tmp_path)
