@@ -9,14 +9,15 @@ load Berglund et al.'s original files, add
 
 import ml_collections
 
+from icl_ft_jax import config_defaults
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.job = "datasets"
+  # Every generation field is listed (study sizes), so each can be overridden by flag.
   config.datasets = ml_collections.ConfigDict({
-      "reversal_curse": {"family": "reversal_curse", "seed": 0},
-      "simple_reversals": {"family": "simple_reversals", "seed": 0},
-      "simple_syllogisms": {"family": "simple_syllogisms", "seed": 0},
-      "semantic_structure": {"family": "semantic_structure", "seed": 0},
+      name: config_defaults.dataset(name, "study")
+      for name in ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
   })
   return config

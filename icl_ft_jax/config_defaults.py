@@ -50,7 +50,18 @@ def dataset(name: str, size: str = "cpu", seed: int = 0) -> config_dict.ConfigDi
     raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_PRESETS)}.")
   if size not in DATASET_PRESETS[name]:
     raise ValueError(f"Unknown size {size!r} for {name}; choose one of {', '.join(DATASET_PRESETS[name])}.")
-  return config_dict.ConfigDict({**DATASET_PRESETS[name][size], "seed": seed})
+  return family_fields(DATASET_PRESETS[name][size]["family"], {**DATASET_PRESETS[name][size], "seed": seed})
+
+
+def family_fields(family: str, overrides: dict | None = None) -> config_dict.ConfigDict:
+  """Every generation field of a dataset family, so each is typed and overridable by flag."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  from icl_ft_jax.data import registry  # pylint: disable=g-import-not-at-top
+
+  overrides = {k: v for k, v in (overrides or {}).items() if k != "family"}
+  fields = dataclasses.asdict(registry.family_config(family, overrides))
+  return config_dict.ConfigDict({"family": family, **fields})
 
 
 def parse_arg(arg: str | None, **defaults) -> dict:

@@ -107,5 +107,19 @@ def main(argv: list[str]) -> None:
     sys.exit(2)
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with config-file and override mistakes as one line, no traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    # config_flags embeds the config file's traceback; its last line is the cause.
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    message = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+  except (AttributeError, KeyError, TypeError, ValueError) as e:  # From get_config or an override.
+    message = " ".join(str(e).replace("\\n", " ").replace("\\'", "'").strip("'\" ").split())
+  print(f"error: bad config: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
