@@ -233,28 +233,45 @@ class Scorer:
     return cache
 
   def _score_suffix_impl(self, params, cache, context_length, tokens, gather, targets, mask):
-    batch, length = tokens.shape
-    cache_size = cache["layer_0"]["k"].shape[1]
-
-    def expand(x):
-      x = jnp.broadcast_to(x, (batch,) + x.shape[1:])
-      return jax.lax.with_sharding_constraint(x, self._rows_sharding)
-
-    cache = jax.tree.map(expand, cache)
-    cache = {name: {**layer, "end_index": jnp.full((batch,), context_length, jnp.int32)}
-             for name, layer in cache.items()}
-    query = jnp.arange(length)[:, None]
-    key = jnp.arange(cache_size)[None, :]
-    suffix_key = key - context_length
-    real = tokens != 0  # [B, L]
-    key_real = jnp.take_along_axis(real, jnp.clip(suffix_key, 0, length - 1).repeat(batch, 0), axis=1)
-    in_suffix = (suffix_key >= 0) & (suffix_key <= query)  # [L, cache]
-    attention = (key < context_length)[None] | (in_suffix[None] & key_real[:, None, :])
-    positions = context_length + jnp.arange(length)[None].repeat(batch, 0)
+    cache = expand_context_cache(cache, context_length, tokens.shape[0], self._rows_sharding)
+    positions, attention = suffix_positions_and_mask(tokens, context_length, cache["layer_0"]["k"].shape[1])
     hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions,
                                       attention_mask=attention, cache=cache)
     lp, greedy = forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
     return lp.sum(-1), greedy.all(-1)
+
+
+def expand_context_cache(cache: dict, context_length, batch: int, sharding) -> dict:
+  """A batch-1 context cache copied to `batch` rows, each ready to append after the context.
+
+  Shared with the augmentation sampler, which decodes many suffixes after one context.
+  """
+
+  def expand(x):
+    x = jnp.broadcast_to(x, (batch,) + x.shape[1:])
+    return jax.lax.with_sharding_constraint(x, sharding)
+
+  cache = jax.tree.map(expand, cache)
+  return {name: {**layer, "end_index": jnp.full((batch,), context_length, jnp.int32)}
+          for name, layer in cache.items()}
+
+
+def suffix_positions_and_mask(tokens, context_length, cache_size: int):
+  """Positions and attention mask for right-padded suffix rows `tokens` [B, L] after the context.
+
+  A suffix token sees the whole context and the real suffix tokens before it; pad id 0 is never
+  attended. Returns `(positions [B, L], attention [B, L, cache_size])`.
+  """
+  batch, length = tokens.shape
+  query = jnp.arange(length)[:, None]
+  key = jnp.arange(cache_size)[None, :]
+  suffix_key = key - context_length
+  real = tokens != 0  # [B, L]
+  key_real = jnp.take_along_axis(real, jnp.clip(suffix_key, 0, length - 1).repeat(batch, 0), axis=1)
+  in_suffix = (suffix_key >= 0) & (suffix_key <= query)  # [L, cache]
+  attention = (key < context_length)[None] | (in_suffix[None] & key_real[:, None, :])
+  positions = context_length + jnp.arange(length)[None].repeat(batch, 0)
+  return positions, attention
 
 
 def _dtype_of(params):
