@@ -18,6 +18,7 @@ from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
+from icl_ft_jax.train import checkpointing
 from icl_ft_jax.train import data as data_lib
 from icl_ft_jax.train import trainer
 
@@ -57,6 +58,7 @@ def make_evaluator(loaded, mesh, dataset, config, dataset_name: str):
 
 
 def run(config, workdir: pathlib.Path) -> None:
+  checkpointing.check_run_identity(workdir, run_identity(config))  # Before any slow work.
   dataset = build_dataset(config)
   dataset_name = config.get("dataset_name", dataset.name)
   mesh = sharding.make_mesh(config.mesh.to_dict())

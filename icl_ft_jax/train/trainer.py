@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.data import schema
@@ -84,48 +85,67 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
   examples = data_lib.tokenize(loaded.tokenizer, documents, config.data)
   batches = data_lib.Batches(examples, config.data, config.seed)
 
-  tuning = tuning_lib.make_tuning(loaded.model, config.tuning, seed=config.seed)
-  optimizer, schedule = optimizer_lib.make_optimizer(config.optimizer, config.loop.steps)
-  frozen = tuning.frozen(loaded.params)
-  abstract_params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), loaded.params)
-  abstract_state = step_lib.abstract_state(optimizer, tuning.abstract_trainable(abstract_params))
-  abstract_frozen = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), frozen)
-  shardings = step_lib.make_shardings(abstract_state, abstract_frozen, mesh, rules)
-  frozen = jax.device_put(frozen, shardings.frozen)
-
+  run = prepare(loaded, config, mesh=mesh, rules=rules)
   checkpointer = checkpointing.Checkpointer(workdir / "checkpoints", config.checkpoint)
   latest = checkpointer.latest_step()
   if latest is not None:
     logging.info("Resuming from the checkpoint of step %d in %s.", latest, workdir / "checkpoints")
-    state = checkpointer.restore(latest, checkpointing.abstract_with_shardings(abstract_state, shardings.state))
+    state = checkpointer.restore(latest, checkpointing.abstract_with_shardings(run.abstract_state,
+                                                                               run.shardings.state))
   else:
-    state = _initial_state(tuning, optimizer, loaded.params, shardings.state)
+    state = run.initial_state(loaded.params)
   logging.info("Fine-tuning %s: %d trainable params (%s), %d training examples, %d steps of %d documents.",
                loaded.spec.name, tuning_lib.count_params(state.params), config.tuning.kind, len(examples),
                config.loop.steps, config.data.batch_size)
+  frozen = run.frozen
+  writer = metrics_lib.MetricWriter(workdir)
+  try:
+    state = loop.run(
+        train_step=run.train_step, state=state, frozen=frozen, batches=batches, batch_sharding=run.shardings.batch,
+        config=config.loop, checkpointer=checkpointer, writer=writer, progress=progress,
+        evaluate=None if evaluate is None else (lambda s: evaluate(run.export(s.params, frozen))))
+  finally:
+    writer.close()
+    checkpointer.close()
+  return FinetuneResult(params=run.export(state.params, frozen), state=state, resumed_from=latest)
 
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreparedRun:
+  """Everything a training step needs, placed on the mesh; no workdir involved."""
+
+  tuning: tuning_lib.Tuning
+  optimizer: optax.GradientTransformation
+  abstract_state: TrainState
+  shardings: step_lib.StepShardings
+  frozen: Any  # Frozen params on the mesh ({} for full fine-tuning).
+  train_step: Callable  # Jitted `(state, frozen, batch) -> (state, metrics)`; donates `state`.
+  export: Callable  # Jitted `(trainable, frozen) -> plain-model params`.
+
+  def initial_state(self, params) -> TrainState:
+    """Step 0: a copy of the trainable params (the step donates its state) and fresh moments."""
+    trainable = self.tuning.initial_trainable(params)
+
+    def init(trainable):
+      trainable = jax.tree.map(jnp.copy, trainable)
+      return TrainState(step=jnp.zeros((), jnp.int32), params=trainable, opt_state=self.optimizer.init(trainable))
+
+    return jax.jit(init, out_shardings=self.shardings.state)(trainable)
+
+
+def prepare(loaded, config: FinetuneConfig, *, mesh,
+            rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules()) -> PreparedRun:
+  """Builds the tuning, optimizer, shardings and the jitted step for `loaded` on `mesh`."""
+  tuning = tuning_lib.make_tuning(loaded.model, config.tuning, seed=config.seed)
+  optimizer, schedule = optimizer_lib.make_optimizer(config.optimizer, config.loop.steps)
+  abstract = lambda tree: jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+  abstract_params = abstract(loaded.params)
+  abstract_state = step_lib.abstract_state(optimizer, tuning.abstract_trainable(abstract_params))
+  frozen = tuning.frozen(loaded.params)
+  shardings = step_lib.make_shardings(abstract_state, abstract(frozen), mesh, rules)
   train_step = step_lib.jit_train_step(
       step_lib.make_train_step(tuning, optimizer, schedule, chunk_length=config.loop.loss_chunk_length or None),
       shardings)
   export = jax.jit(tuning.export, out_shardings=sharding_lib.param_shardings(abstract_params, mesh, rules))
-  writer = metrics_lib.MetricWriter(workdir)
-  try:
-    state = loop.run(
-        train_step=train_step, state=state, frozen=frozen, batches=batches, batch_sharding=shardings.batch,
-        config=config.loop, checkpointer=checkpointer, writer=writer, progress=progress,
-        evaluate=None if evaluate is None else (lambda s: evaluate(export(s.params, frozen))))
-  finally:
-    writer.close()
-    checkpointer.close()
-  return FinetuneResult(params=export(state.params, frozen), state=state, resumed_from=latest)
-
-
-def _initial_state(tuning, optimizer, params, state_shardings: TrainState) -> TrainState:
-  """Step 0: a copy of the trainable params (the step donates its state) and fresh moments."""
-  trainable = tuning.initial_trainable(params)
-
-  def init(trainable):
-    trainable = jax.tree.map(jnp.copy, trainable)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=trainable, opt_state=optimizer.init(trainable))
-
-  return jax.jit(init, out_shardings=state_shardings)(trainable)
+  return PreparedRun(tuning=tuning, optimizer=optimizer, abstract_state=abstract_state, shardings=shardings,
+                     frozen=jax.device_put(frozen, shardings.frozen), train_step=train_step, export=export)

@@ -1,0 +1,159 @@
+"""Train-step throughput: step time, tokens/s and model FLOP/s against this machine's matmul rate.
+
+  python benchmarks/train_step.py                                  # 270M, full / frozen embedding / LoRA
+  python benchmarks/train_step.py --model=gemma3-1b-random --batch=16 --length=1024  # on an accelerator
+
+The matmul rate is measured in the same run (a square matmul in the model's
+dtype), so the utilisation column compares like with like on one machine.
+Model FLOPs are counted analytically (MaxText's convention): 6 x params x tokens
+for the matmuls of a full step (2 forward, 4 backward), 4 x for weights that get
+no gradient (frozen embedding, LoRA's base), plus causal attention. Peak memory
+comes from XLA's buffer assignment of the compiled step, with the chunked loss
+and with full `[B, L, vocab]` logits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from icl_ft_jax import sharding
+from icl_ft_jax.model import loading
+from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib
+from icl_ft_jax.train import trainer, tuning as tuning_lib
+
+VARIANTS = {
+    "full": tuning_lib.TuningConfig(),
+    "frozen_embedding": tuning_lib.TuningConfig(freeze_embedding=True),
+    "lora16": tuning_lib.TuningConfig(lora_rank=16),
+}
+
+
+def matmul_rate(dtype, size: int, repeats: int = 5) -> float:
+  """Achieved FLOP/s of one large square matmul on the default device."""
+  a = jax.random.normal(jax.random.key(0), (size, size), dtype)
+  b = jax.random.normal(jax.random.key(1), (size, size), dtype)
+  matmul = jax.jit(lambda a, b: a @ b)
+  matmul(a, b).block_until_ready()
+  start = time.perf_counter()
+  for _ in range(repeats):
+    out = matmul(a, b)
+  out.block_until_ready()
+  return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def model_flops_per_step(config, tuning: tuning_lib.TuningConfig, batch: int, length: int) -> float:
+  embed = config.num_embed * config.embed_dim
+  per_layer = (config.embed_dim * config.head_dim * (config.num_heads * 2 + config.num_kv_heads * 2)
+               + 3 * config.embed_dim * config.hidden_dim)
+  blocks = per_layer * config.num_layers
+  tokens = batch * length
+  attention = 2 * 2 * config.num_heads * config.head_dim * length / 2 * config.num_layers * tokens  # Causal.
+  if tuning.lora_rank:
+    matmuls = 4 * (blocks + embed) * tokens
+  elif tuning.freeze_embedding:
+    matmuls = (6 * blocks + 4 * embed) * tokens
+  else:
+    matmuls = 6 * (blocks + embed) * tokens
+  return matmuls + 3 * attention
+
+
+def finetune_config(tuning, batch: int, length: int, chunk: int) -> trainer.FinetuneConfig:
+  return trainer.FinetuneConfig(
+      data=data_lib.DataConfig(batch_size=batch, max_length=length), tuning=tuning,
+      optimizer=optimizer_lib.OptimizerConfig(), checkpoint=checkpointing.CheckpointConfig(),
+      loop=loop.LoopConfig(steps=1000, loss_chunk_length=chunk))
+
+
+def synthetic_batch(batch: int, length: int) -> dict[str, np.ndarray]:
+  rng = np.random.default_rng(0)
+  return {"inputs": rng.integers(3, 200_000, (batch, length), dtype=np.int32),
+          "targets": rng.integers(3, 200_000, (batch, length), dtype=np.int32),
+          "weights": np.ones((batch, length), np.float32),
+          "positions": np.tile(np.arange(length, dtype=np.int32), (batch, 1)),
+          "segment_ids": np.ones((batch, length), np.int32)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  variant: str
+  step_s: float
+  tokens_per_s: float
+  model_gflops: float
+  utilisation: float
+  temp_gib: float
+  total_gib: float
+
+
+def _gib(n: float) -> float:
+  return n / 2**30
+
+
+def measure(loaded, mesh, variant, tuning, args, peak_flops: float, chunk: int) -> Row:
+  cfg = finetune_config(tuning, args.batch, args.length, chunk)
+  run = trainer.prepare(loaded, cfg, mesh=mesh)
+  state = run.initial_state(loaded.params)
+  batch = jax.device_put(synthetic_batch(args.batch, args.length), run.shardings.batch)
+  compiled = run.train_step.lower(state, run.frozen, batch).compile()
+  memory = compiled.memory_analysis()
+  temp = memory.temp_size_in_bytes if memory else float("nan")
+  total = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
+           - memory.alias_size_in_bytes) if memory else float("nan")
+  if args.steps == 0:
+    return Row(variant, float("nan"), float("nan"), float("nan"), float("nan"), _gib(temp), _gib(total))
+  state, metrics = compiled(state, run.frozen, batch)  # Warm-up.
+  jax.block_until_ready(metrics)
+  start = time.perf_counter()
+  for _ in range(args.steps):
+    state, metrics = compiled(state, run.frozen, batch)
+  jax.block_until_ready((state, metrics))
+  step_s = (time.perf_counter() - start) / args.steps
+  flops = model_flops_per_step(loaded.config, tuning, args.batch, args.length)
+  return Row(variant, step_s, args.batch * args.length / step_s, flops / step_s / 1e9,
+             flops / step_s / peak_flops, _gib(temp), _gib(total))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--model", default="gemma3-270m")
+  parser.add_argument("--dtype", default="auto")
+  parser.add_argument("--batch", type=int, default=8)
+  parser.add_argument("--length", type=int, default=128)
+  parser.add_argument("--steps", type=int, default=3)
+  parser.add_argument("--chunk", type=int, default=128, help="loss chunk length")
+  parser.add_argument("--variants", default=",".join(VARIANTS))
+  parser.add_argument("--matmul_size", type=int, default=0, help="0: 2048 on CPU, 8192 elsewhere")
+  parser.add_argument("--memory", action="store_true", help="also compile with full logits and compare memory")
+  args = parser.parse_args()
+
+  mesh = sharding.make_mesh({"data": -1, "fsdp": 1})
+  loaded = loading.load_model({"name": args.model, "dtype": args.dtype}, mesh=mesh)
+  size = args.matmul_size or (2048 if jax.default_backend() == "cpu" else 8192)
+  peak = matmul_rate(loaded.dtype, size)
+  device = jax.devices()[0]
+  print(f"machine: {platform.node()} {device.platform} {getattr(device, 'device_kind', '')} x{len(jax.devices())},"
+        f" {os.cpu_count()} CPUs; model {args.model} ({jnp.dtype(loaded.dtype).name}); batch {args.batch} x"
+        f" {args.length} tokens; measured matmul rate {peak / 1e9:.1f} GFLOP/s ({size}^2, same dtype)")
+  rows = []
+  for variant in args.variants.split(","):
+    rows.append(measure(loaded, mesh, variant, VARIANTS[variant], args, peak, args.chunk))
+    if args.memory and variant == "full":
+      no_timing = argparse.Namespace(**{**vars(args), "steps": 0})
+      rows.append(measure(loaded, mesh, "full, full logits", VARIANTS[variant], no_timing, peak, 0))
+  header = ("variant", "step s", "tokens/s", "model GFLOP/s", "of matmul", "XLA temp GiB", "XLA total GiB")
+  table = [header] + [(r.variant, f"{r.step_s:.3f}", f"{r.tokens_per_s:.0f}", f"{r.model_gflops:.1f}",
+                       f"{r.utilisation:.1%}", f"{r.temp_gib:.2f}", f"{r.total_gib:.2f}") for r in rows]
+  widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+  for row in table:
+    print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,67 @@
+"""The chunked loss equals the naive full-logits loss, in value and gradient."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from icl_ft_jax.scoring import forward
+from icl_ft_jax.train import loss as loss_lib
+
+from tests.train import helpers
+
+
+@pytest.mark.parametrize("softcap,chunk_length", [(None, 4), (30.0, 5), (30.0, 64)])
+def test_chunked_equals_full_logits(softcap, chunk_length):
+  keys = jax.random.split(jax.random.key(0), 4)
+  hidden = jax.random.normal(keys[0], (3, 13, 16))
+  table = jax.random.normal(keys[1], (97, 16))
+  targets = jax.random.randint(keys[2], (3, 13), 0, 97)
+  weights = (jax.random.uniform(keys[3], (3, 13)) > 0.3).astype(jnp.float32)
+
+  def mean_loss(fn, hidden, table):
+    return fn(hidden, table, targets, weights, softcap=softcap).mean
+
+  chunked = lambda *a, **k: loss_lib.chunked_cross_entropy(*a, **k, chunk_length=chunk_length)
+  value, grads = jax.value_and_grad(lambda h, t: mean_loss(chunked, h, t), argnums=(0, 1))(hidden, table)
+  ref_value, ref_grads = jax.value_and_grad(lambda h, t: mean_loss(loss_lib.full_logits_cross_entropy, h, t),
+                                            argnums=(0, 1))(hidden, table)
+  np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+  for g, r in zip(grads, ref_grads):
+    np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+
+
+def test_document_loss_matches_model_logits(tiny_model):
+  """Against gemma's own forward: log_softmax of `Transformer(...).logits`, padding masked."""
+  cfg = helpers.config()
+  batch = helpers.batches(tiny_model, cfg)(0)
+  sums = loss_lib.document_loss(tiny_model.model, tiny_model.params, jax.tree.map(jnp.asarray, batch),
+                                chunk_length=8)
+  logits = tiny_model.model.apply({"params": tiny_model.params}, jnp.asarray(batch["inputs"])).logits
+  logprobs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  target_lp = jnp.take_along_axis(logprobs, jnp.asarray(batch["targets"])[..., None], axis=-1)[..., 0]
+  expected = -(target_lp * batch["weights"]).sum() / batch["weights"].sum()
+  np.testing.assert_allclose(sums.mean, expected, rtol=1e-5)
+
+
+def test_packed_rows_equal_separate_rows(tiny_model):
+  """Packing documents with segment ids changes nothing about each document's loss."""
+  cfg = helpers.config(batch_size=4)
+  separate = helpers.batches(tiny_model, cfg)(0)
+  packed_cfg = helpers.config(batch_size=4)
+  packed_cfg = packed_cfg.__class__(**{**packed_cfg.__dict__, "data": packed_cfg.data.__class__(
+      batch_size=4, max_length=48, rows_per_batch=2)})
+  packed = helpers.batches(tiny_model, packed_cfg)(0)
+  assert packed["segment_ids"].max() == 2
+  loss = lambda b: loss_lib.document_loss(tiny_model.model, tiny_model.params, jax.tree.map(jnp.asarray, b),
+                                          chunk_length=16)
+  a, b = loss(separate), loss(packed)
+  np.testing.assert_allclose(a.loss_sum, b.loss_sum, rtol=1e-5)
+  assert a.weight_sum == b.weight_sum
+
+
+def test_hidden_states_unembed_to_model_logits(tiny_model):
+  tokens = jnp.array([[2, 651, 6037, 563, 0]])
+  hidden, _ = forward.hidden_states(tiny_model.model, tiny_model.params, tokens)
+  logits = tiny_model.model.apply({"params": tiny_model.params}, tokens).logits
+  np.testing.assert_allclose(forward.unembed(tiny_model.model, tiny_model.params, hidden), logits, atol=1e-4)
