@@ -28,6 +28,7 @@ JOBS = {
     "datasets": "icl_ft_jax.jobs.datasets",
     "icl": "icl_ft_jax.jobs.icl",
     "finetune": "icl_ft_jax.jobs.finetune",
+    "augment": "icl_ft_jax.jobs.augment",
     "experiment": "icl_ft_jax.jobs.experiment",
 }
 

@@ -1,0 +1,221 @@
+"""Augmentation strategies end to end: targets -> generations -> statements -> documents + quality.
+
+    results = run_strategies(loaded, mesh, dataset, AugmentConfig.from_config(config.augment))
+    results["local"].documents  # Augmented FT documents with provenance.
+    results["local"].quality.validity
+
+Strategies:
+  * `local`: one few-shot prompt per target (a training document, or each sentence
+    with `unit="sentence"`); the model writes what follows from it alone.
+  * `global`: the training set in context (subsampled to fit), prefilled once, then
+    one open block per target document; the model writes the inferences linking it
+    to the rest.
+  * `oracle`: templated ground truth (`oracle.py`), the control; no model.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from icl_ft_jax import icl
+from icl_ft_jax.augment import claims as claims_lib
+from icl_ft_jax.augment import documents as documents_lib
+from icl_ft_jax.augment import oracle, parsing, prompts, quality, sampling
+from icl_ft_jax.data import schema, splitting
+from icl_ft_jax.errors import ConfigError
+
+STRATEGIES = ("local", "global", "oracle")
+UNITS = ("document", "sentence")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AugmentConfig:
+  """Everything the augmentation stage reads (`config.augment` in a job config).
+
+  Attributes:
+    strategies: Any of "local", "global", "oracle".
+    sampling: Temperature, samples per input, static shapes.
+    num_shots: Worked examples in each prompt.
+    unit: Local targets: whole training documents or their sentences.
+    max_targets: Targets per strategy, drawn at random with the seed (0 = all).
+    global_context_tokens: Budget for the global context (0 = the model's window minus room
+      for the suffix and the generation).
+    prefill_chunk: Chunk length of the global context's prefill.
+    filters: Statement filters.
+    oracle_derived: The oracle also writes derived inferences (syllogism conclusions, closure).
+  """
+
+  strategies: tuple[str, ...] = STRATEGIES
+  sampling: sampling.SamplingConfig = sampling.SamplingConfig()
+  num_shots: int = 2
+  unit: str = "document"
+  max_targets: int = 0
+  global_context_tokens: int = 0
+  prefill_chunk: int = 1024
+  filters: parsing.FilterConfig = parsing.FilterConfig()
+  oracle_derived: bool = True
+
+  def __post_init__(self):
+    unknown = [s for s in self.strategies if s not in STRATEGIES]
+    if unknown or not self.strategies:
+      raise ConfigError(f"augment.strategies {list(self.strategies)}: choose from {', '.join(STRATEGIES)}.")
+    if self.unit not in UNITS:
+      raise ConfigError(f"augment.unit must be one of {UNITS}, got {self.unit!r}.")
+    if self.num_shots < 0 or self.max_targets < 0:
+      raise ConfigError("augment.num_shots and augment.max_targets must be >= 0.")
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any]) -> AugmentConfig:
+    """From the `augment` section of a job config (see `configs/augment.py`)."""
+    config = dict(config)
+    sampling_fields = {f.name for f in dataclasses.fields(sampling.SamplingConfig)}
+    filter_fields = {"max_chars", "min_words"}
+    own = {f.name for f in dataclasses.fields(cls)} - {"sampling", "filters"}
+    unknown = sorted(set(config) - sampling_fields - filter_fields - own)
+    if unknown:
+      raise ConfigError(f"augment has no field(s) {unknown}.")
+    if isinstance(config.get("strategies"), str):  # "--config.augment.strategies=local,oracle"
+      config["strategies"] = tuple(s.strip() for s in config["strategies"].split(",") if s.strip())
+    tuples = lambda d: {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in d.items()}
+    return cls(
+        sampling=sampling.SamplingConfig(**tuples({k: v for k, v in config.items() if k in sampling_fields})),
+        filters=parsing.FilterConfig(**{k: v for k, v in config.items() if k in filter_fields}),
+        **tuples({k: v for k, v in config.items() if k in own}))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AugmentationResult:
+  """One strategy's augmented documents, how they were filtered, and their quality."""
+
+  strategy: str
+  documents: tuple[schema.Document, ...]
+  num_targets: int
+  num_generations: int
+  num_candidates: int
+  dropped: Mapping[str, int]
+  quality: quality.Quality
+  targets_with_valid: int  # Targets with at least one valid statement.
+  targets_with_valid_reversal: int  # ... with a valid statement that names the object first.
+  seconds: float
+  generations: tuple[sampling.Generation, ...] = ()  # Raw samples (for inspection), model strategies only.
+
+  @property
+  def statements_per_target(self) -> float:
+    return len(self.documents) / self.num_targets if self.num_targets else 0.0
+
+  def summary(self) -> dict[str, Any]:
+    return {
+        "strategy": self.strategy, "targets": self.num_targets, "generations": self.num_generations,
+        "candidates": self.num_candidates, "statements": len(self.documents),
+        "statements_per_target": round(self.statements_per_target, 3), "dropped": dict(self.dropped),
+        "targets_with_valid": self.targets_with_valid,
+        "targets_with_valid_reversal": self.targets_with_valid_reversal,
+        "seconds": round(self.seconds, 1), "quality": self.quality.to_json(),
+    }
+
+
+def local_targets(dataset: schema.Dataset, config: AugmentConfig) -> list[schema.Document]:
+  documents = list(dataset.documents)
+  if config.unit == "sentence":
+    documents = [piece for d in documents for piece in splitting.split_document(d)]
+  return _subsample(documents, config)
+
+
+def _subsample(documents: list[schema.Document], config: AugmentConfig) -> list[schema.Document]:
+  if not config.max_targets or config.max_targets >= len(documents):
+    return documents
+  keep = np.random.default_rng(config.sampling.seed).permutation(len(documents))[:config.max_targets]
+  return [documents[i] for i in sorted(keep)]
+
+
+def _finish(strategy: str, dataset: schema.Dataset, targets: Sequence[schema.Document],
+            generations: Sequence[sampling.Generation], config: AugmentConfig, start: float) -> AugmentationResult:
+  """Parses and filters each target's samples into documents, then assesses them."""
+  by_target: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
+  for g in generations:
+    by_target[g.input_index].append((g.sample, g.text))
+  checker = claims_lib.checker_for(dataset)
+  docs, dropped, candidates, with_valid, with_reversal = [], collections.Counter(), 0, 0, 0
+  for index, target in enumerate(targets):
+    parsed = parsing.parse(by_target[index], target.text, documents_lib.source_entities(dataset, target),
+                           config.filters)
+    dropped.update(parsed.dropped)
+    candidates += parsed.num_candidates
+    found = [checker.claims(s.text) for s in parsed.kept]
+    valid = [c for claims in found if claims and all(c.valid for c in claims) for c in claims]
+    with_valid += bool(valid)
+    with_reversal += any(c.object_first for c in valid)
+    docs += [documents_lib.augmented_document(strategy=strategy, source=target, source_id=target.id,
+                                              sample=s.sample, index=s.index, text=s.text) for s in parsed.kept]
+  return AugmentationResult(
+      strategy=strategy, documents=tuple(docs), num_targets=len(targets), num_generations=len(generations),
+      num_candidates=candidates, dropped={r: dropped[r] for r in parsing.DROP_REASONS},
+      quality=quality.assess(dataset, [d.text for d in docs]), targets_with_valid=with_valid,
+      targets_with_valid_reversal=with_reversal, seconds=time.time() - start,
+      generations=tuple(generations))
+
+
+def run_local(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, progress: bool = True
+              ) -> AugmentationResult:
+  start = time.time()
+  targets = local_targets(dataset, config)
+  examples = prompts.examples_for(dataset.info.get("family", dataset.name), config.num_shots)
+  sampler = sampling.LocalSampler(loaded, mesh, config.sampling, progress=progress)
+  generations = sampler.sample([prompts.local_prompt(t.text, examples) for t in targets])
+  return _finish("local", dataset, targets, generations, config, start)
+
+
+def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, progress: bool = True
+               ) -> AugmentationResult:
+  start = time.time()
+  targets = _subsample(list(dataset.documents), config)
+  examples = prompts.examples_for(dataset.info.get("family", dataset.name), config.num_shots)
+  suffixes = [prompts.global_suffix(t) for t in targets]
+  room = max(config.sampling.prompt_buckets) + config.sampling.max_new_tokens + 128
+  budget = config.global_context_tokens or loaded.spec.max_sequence_length - room
+  spec = prompts.global_context_config(examples, config.sampling.seed, budget)
+  context = icl.build_context(dataset.documents, spec, lambda t: len(loaded.tokenizer.encode(t)), budget)
+  logging.info("Global augmentation context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
+               context.fraction, context.num_tokens)
+  sampler = sampling.SharedContextSampler(loaded, mesh, config.sampling, prefill_chunk=config.prefill_chunk,
+                                          progress=progress)
+  generations = sampler.sample(context.text, suffixes)
+  return _finish("global", dataset, targets, generations, config, start)
+
+
+def run_oracle(dataset: schema.Dataset, config: AugmentConfig) -> AugmentationResult:
+  """The templated ground truth through the same filters (the oracle source text is the target document)."""
+  start = time.time()
+  pairs = oracle.oracle_statements(dataset, include_derived=config.oracle_derived)
+  by_id = {d.id: d for d in dataset.documents}
+  grouped: dict[str, list[str]] = collections.defaultdict(list)
+  for source, statement in pairs:
+    grouped[source].append(statement)
+  # A source's statements form one block, so the filters see them together (repeats are dropped).
+  targets = [by_id.get(source) or schema.Document(id=source or "none", text="", provenance="")
+             for source in grouped]
+  blocks = [sampling.Generation(i, 0, "\n".join(lines), ()) for i, lines in enumerate(grouped.values())]
+  result = _finish("oracle", dataset, targets, blocks, config, start)
+  return dataclasses.replace(result, num_generations=len(pairs), generations=())
+
+
+def run_strategies(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, progress: bool = True
+                   ) -> dict[str, AugmentationResult]:
+  """Each configured strategy's result, in the configured order (model strategies need `loaded`)."""
+  results = {}
+  for strategy in config.strategies:
+    if strategy == "oracle":
+      results[strategy] = run_oracle(dataset, config)
+    elif strategy == "local":
+      results[strategy] = run_local(loaded, mesh, dataset, config, progress=progress)
+    else:
+      results[strategy] = run_global(loaded, mesh, dataset, config, progress=progress)
+    logging.info("Augmentation %s: %s", strategy, results[strategy].summary())
+  return results
