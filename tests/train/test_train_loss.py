@@ -52,7 +52,7 @@ def test_packed_rows_equal_separate_rows(tiny_model):
   packed_cfg = packed_cfg.__class__(**{**packed_cfg.__dict__, "data": packed_cfg.data.__class__(
       batch_size=4, max_length=48, rows_per_batch=2)})
   packed = helpers.batches(tiny_model, packed_cfg)(0)
-  assert packed["segment_ids"].max() == 2
+  assert packed["segment_ids"].max() >= 2  # Rows really hold several documents.
   loss = lambda b: loss_lib.document_loss(tiny_model.model, tiny_model.params, jax.tree.map(jnp.asarray, b),
                                           chunk_length=16)
   a, b = loss(separate), loss(packed)
