@@ -1,0 +1,110 @@
+"""Scoring speed, measured side by side in one run on the embedded Gemma 3 270M.
+
+  .venv/bin/python benchmarks/scoring.py [--model=gemma3-270m] [--repeats=3]
+
+1. ICL with the shared-context KV cache vs scoring each (context + question +
+   choice) from scratch: a ~1,000-token context, 20 questions x 4 choices.
+2. Logits only at continuation positions vs unembedding every position (what
+   `Transformer.__call__` does), on the same rows without context.
+Both pairs must give identical answers. Prints a table; times exclude compilation
+(a warm-up on one question compiles the same shapes); the median of `--repeats`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from icl_ft_jax import sharding
+from icl_ft_jax.data import registry
+from icl_ft_jax.model import loading
+from icl_ft_jax.scoring import MCItem, Scorer
+from icl_ft_jax.scoring import scorer as scorer_lib
+
+
+class FullLogitsScorer(Scorer):
+  """The baseline: unembed all positions ([B, L, 262144]), then gather."""
+
+  def _score_rows_impl(self, params, tokens, gather, targets, mask):
+    logits = self.model.apply({"params": params}, tokens).logits.astype(jnp.float32)
+    logprobs = jax.nn.log_softmax(jnp.take_along_axis(logits, gather[..., None], axis=1), axis=-1)
+    target_lp = jnp.take_along_axis(logprobs, targets[..., None], axis=-1)[..., 0]
+    greedy = jnp.argmax(jnp.take_along_axis(logits, gather[..., None], axis=1), -1) == targets
+    return jnp.where(mask, target_lp, 0.0).sum(-1), jnp.where(mask, greedy, True).all(-1)
+
+
+def timed(fn, warm_up, repeats: int) -> tuple[float, object]:
+  """Median wall time of `fn` after `warm_up` (the same shapes on fewer rows) compiled it."""
+  warm_up()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    result = fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times), result
+
+
+def workload(tokenizer, context_tokens: int):
+  dataset = registry.build_dataset({"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3})
+  documents, context = [d.text for d in dataset.documents], ""
+  for text in documents:
+    if len(tokenizer.encode(context + text + "\n\n")) > context_tokens:
+      break
+    context += text + "\n\n"
+  questions = dataset.splits["reversal"][:20]
+  items = [MCItem(prompt=q.prompt, choices=q.choices) for q in questions]
+  return context, items
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--model", default="gemma3-270m")
+  parser.add_argument("--repeats", type=int, default=1)
+  parser.add_argument("--context_tokens", type=int, default=1000)
+  parser.add_argument("--batch_size", type=int, default=16)
+  args = parser.parse_args()
+
+  mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
+  loaded = loading.load_model({"name": args.model}, mesh=mesh)
+  context, items = workload(loaded.tokenizer, args.context_tokens)
+  common = dict(batch_size=args.batch_size, progress=False)
+  ours = Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **common)
+  baseline = FullLogitsScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **common)
+  num_context_tokens = len(ours.encode_context(context))
+  # Longer prompts for the unembedding comparison: the context's first sentences + the question.
+  long_items = [MCItem(prompt=context[:400] + it.prompt, choices=it.choices) for it in items]
+
+  rows = []
+  t_cache, cached = timed(lambda: ours.score(items, context=context),
+                         lambda: ours.score(items[:1], context=context), args.repeats)
+  t_scratch, scratch = timed(lambda: ours.score(items, context=context, use_cache=False),
+                             lambda: ours.score(items[:1], context=context, use_cache=False), args.repeats)
+  same = [a.prediction() for a in cached] == [b.prediction() for b in scratch]
+  diff = max(abs(a.logprob - b.logprob) for x, y in zip(cached, scratch) for a, b in zip(x.choices, y.choices))
+  rows.append(("ICL, shared-context cache", "ICL, from scratch", t_cache, t_scratch, same, diff))
+  t_ours, ours_scores = timed(lambda: ours.score(long_items), lambda: ours.score(long_items[:1]), args.repeats)
+  t_full, full_scores = timed(lambda: baseline.score(long_items), lambda: baseline.score(long_items[:1]),
+                              args.repeats)
+  same = [a.prediction() for a in ours_scores] == [b.prediction() for b in full_scores]
+  diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, full_scores)
+             for a, b in zip(x.choices, y.choices))
+  rows.append(("continuation-only logits", "all-position logits", t_ours, t_full, same, diff))
+
+  print(f"model {args.model} ({loaded.dtype.name}) on {jax.devices()[0].device_kind}, {platform.processor() or platform.machine()},"
+        f" {jax.local_device_count()} device(s); context {num_context_tokens} tokens;"
+        f" {len(items)} questions x {len(items[0].choices)} choices; batch {args.batch_size}; median of {args.repeats}")
+  header = ("ours", "baseline", "ours s", "baseline s", "speed-up", "same answers", "max |dlogprob|")
+  table = [header] + [(a, b, f"{x:.2f}", f"{y:.2f}", f"{y / x:.1f}x", str(s), f"{d:.1e}") for a, b, x, y, s, d in rows]
+  widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+  for r in table:
+    print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+  main()
