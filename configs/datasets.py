@@ -15,6 +15,7 @@ from icl_ft_jax import config_defaults
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.job = "datasets"
+  config.tfds = False  # Also build TFDS (array_record) datasets under DIR/tfds.
   # Every generation field is listed (study sizes), so each can be overridden by flag.
   config.datasets = ml_collections.ConfigDict({
       name: config_defaults.dataset(name, "study")

@@ -14,7 +14,7 @@ from icl_ft_jax.data import registry
 from icl_ft_jax.data import schema
 
 
-def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
+def plain_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
   """A ConfigDict or mapping as a plain dict; lists become tuples (frozen configs)."""
   if hasattr(spec, "to_dict"):
     spec = spec.to_dict()
@@ -27,7 +27,7 @@ def export_datasets(dataset_specs: Mapping[str, Mapping[str, Any]], workdir: str
   datasets = []
   for name, spec in dataset_specs.items():
     try:
-      dataset = registry.build_dataset(_plain(spec))
+      dataset = registry.build_dataset(plain_spec(spec))
     except (ValueError, TypeError, FileNotFoundError) as e:
       raise type(e)(f"datasets.{name}: {e}") from None
     schema.save_dataset(dataset, workdir / name)

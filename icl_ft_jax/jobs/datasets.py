@@ -1,4 +1,7 @@
-"""Job `datasets`: write every configured dataset as JSONL and print a summary table."""
+"""Job `datasets`: write every configured dataset as JSONL and print a summary table.
+
+With `config.tfds = True` it also builds each one as a TFDS dataset (array_record).
+"""
 
 from __future__ import annotations
 
@@ -14,4 +17,11 @@ def run(config, workdir: pathlib.Path) -> None:
   except (ValueError, TypeError, FileNotFoundError) as e:
     raise ConfigError(str(e)) from None
   print(export.format_summary_table(schema.summary_rows(datasets)))
-  print(f"\nWrote {len(datasets)} dataset(s) under {workdir}")
+  print(f"\nWrote {len(datasets)} dataset(s) as JSONL under {workdir}")
+  if config.get("tfds", False):
+    from icl_ft_jax.data import tfds_builders  # pylint: disable=g-import-not-at-top
+
+    for name, spec in config.datasets.items():
+      builder_dir = tfds_builders.build(name, export.plain_spec(spec), workdir / "tfds")
+      print(f"TFDS (array_record): {builder_dir}  ->  tfds.data_source('icl_ft_dataset/{name}',"
+            f" data_dir='{workdir / 'tfds'}')")
