@@ -6,6 +6,8 @@ scorer never sees a dataset, and datasets never see the model.
 
 from __future__ import annotations
 
+import json
+import pathlib
 import time
 from collections.abc import Sequence
 
@@ -25,8 +27,12 @@ def accuracy(questions: Sequence[schema.Question], scores: Sequence[QuestionScor
 
 def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits: Sequence[str] | None = None,
              context: str | None = None, seed: int = 0, metadata: dict | None = None,
-             max_questions: int | None = None) -> list[ResultRecord]:
-  """Scores every question of the chosen splits (all by default), one record per normalisation."""
+             max_questions: int | None = None, predictions_path=None) -> list[ResultRecord]:
+  """Scores every question of the chosen splits (all by default), one record per normalisation.
+
+  With `predictions_path`, also writes one JSONL line per question (choice
+  log-probs and predictions) for analysis beyond accuracy.
+  """
   available = dataset.splits
   splits = list(available) if not splits else list(splits)
   unknown = [s for s in splits if s not in available]
@@ -38,6 +44,8 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
   # One call for all splits: a shared context is prefilled once.
   scores = scorer.score(to_items(questions), context=context, description=f"{condition} {dataset.name}")
   seconds_per_question = (time.time() - start) / len(questions)
+  if predictions_path is not None:
+    write_predictions(predictions_path, questions, scores)
   records, offset = [], 0
   for split in splits:
     split_questions = chosen[split]
@@ -51,3 +59,15 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
           chance=chance, seed=seed, wall_time_s=round(seconds_per_question * len(split_questions), 3),
           metadata=dict(metadata or {})))
   return records
+
+
+def write_predictions(path, questions: Sequence[schema.Question], scores: Sequence[QuestionScore]) -> None:
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with path.open("w") as f:
+    for question, score in zip(questions, scores, strict=True):
+      f.write(json.dumps({
+          "id": question.id, "split": question.split, "answer": question.answer,
+          "logprobs": [c.logprob for c in score.choices], "num_tokens": [c.num_tokens for c in score.choices],
+          "greedy": [c.is_greedy for c in score.choices],
+          "prediction": {n: score.prediction(n) for n in NORMALIZATIONS}}) + "\n")

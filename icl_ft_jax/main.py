@@ -18,10 +18,15 @@ import sys
 from absl import app, flags
 from ml_collections import config_dict, config_flags
 
+from icl_ft_jax import distributed
 from icl_ft_jax.errors import ConfigError, UserError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:arg]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything (default: a new ./runs/<job>-<time>).")
+_DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Initialise multi-host JAX (also ICL_FT_JAX_DISTRIBUTED=1).")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto on TPU pods).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto on TPU pods).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto on TPU pods).")
 
 JOBS = {
     "score_prompts": "icl_ft_jax.jobs.score_prompts",
@@ -69,6 +74,8 @@ def resolve_workdir(workdir: str | None, job: str) -> pathlib.Path:
 
 
 def _log_to_file(workdir: pathlib.Path) -> None:
+  if not distributed.is_primary():
+    return
   handler = logging.FileHandler(workdir / "log.txt")
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(module)s: %(message)s"))
   handler.addFilter(_DropLibraryChatter())
@@ -87,7 +94,8 @@ def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
   validate(config)
   path = resolve_workdir(workdir, config.job)
   _log_to_file(path)
-  (path / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  if distributed.is_primary():
+    (path / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
   logging.info("Running job %r in %s", config.job, path)
   importlib.import_module(JOBS[config.job]).run(config, path)
   return path
@@ -101,6 +109,8 @@ def main(argv: list[str]) -> None:
   logging.getLogger().setLevel(logging.INFO)
   for handler in logging.getLogger().handlers:
     handler.addFilter(_DropLibraryChatter())
+  if distributed.requested(_DISTRIBUTED.value):  # Before anything touches devices.
+    distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   try:
     run(_CONFIG.value, _WORKDIR.value)
   except UserError as e:

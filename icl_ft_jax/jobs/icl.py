@@ -11,7 +11,7 @@ import pathlib
 
 import jax
 
-from icl_ft_jax import evaluation, icl, sharding
+from icl_ft_jax import distributed, evaluation, icl, sharding
 from icl_ft_jax.data import registry
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.model import loading
@@ -40,18 +40,25 @@ def make_scorer(loaded, mesh, config, *, with_context: bool) -> Scorer:
                 prefill_chunk=config.scoring.prefill_chunk)
 
 
-def evaluate_conditions(loaded, mesh, dataset, config, conditions) -> list[records.ResultRecord]:
-  """Scores `dataset` under each of `conditions` ("pretrained", "icl")."""
+def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None) -> list[records.ResultRecord]:
+  """Scores `dataset` under each of `conditions` ("pretrained", "icl").
+
+  With a `workdir`, process 0 writes per-question predictions to
+  `workdir/predictions/<condition>-seed<seed>.jsonl`.
+  """
   unknown = [c for c in conditions if c not in CONDITIONS]
   if unknown:
     raise ConfigError(f"conditions {unknown} are not ICL-stage conditions {CONDITIONS}.")
   common = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
                 max_questions=config.scoring.max_questions or None)
+  predictions = lambda condition: (workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
+                                   if workdir is not None and distributed.is_primary() else None)
   results = []
   for condition in conditions:
     if condition == "pretrained":
       scorer = make_scorer(loaded, mesh, config, with_context=False)
-      results += evaluation.evaluate(scorer, dataset, condition="pretrained", **common)
+      results += evaluation.evaluate(scorer, dataset, condition="pretrained",
+                                     predictions_path=predictions("pretrained"), **common)
       continue
     spec = context_config(config)
     budget = spec.max_context_tokens or loaded.spec.max_sequence_length - 512
@@ -62,7 +69,7 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions) -> list[recor
     results += evaluation.evaluate(
         scorer, dataset, condition="icl", context=context.text,
         metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4)},
-        **common)
+        predictions_path=predictions("icl"), **common)
   return results
 
 
@@ -71,8 +78,9 @@ def run(config, workdir: pathlib.Path) -> None:
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh)
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
-  results = evaluate_conditions(loaded, mesh, dataset, config, tuple(config.conditions))
+  results = evaluate_conditions(loaded, mesh, dataset, config, tuple(config.conditions), workdir)
   results = [r.__class__(**{**r.__dict__, "dataset": config.dataset_name}) for r in results]
-  everything = records.write_results(workdir / "results.json", results)
-  print(records.format_table(everything))
-  print(f"\nResults: {workdir / 'results.json'}")
+  if distributed.is_primary():
+    everything = records.write_results(workdir / "results.json", results)
+    print(records.format_table(everything))
+    print(f"\nResults: {workdir / 'results.json'}")

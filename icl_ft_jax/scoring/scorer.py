@@ -87,12 +87,13 @@ class Scorer:
     self.progress = progress
     self._rows_sharding = NamedSharding(mesh, P("data"))
     self._replicated = NamedSharding(mesh, P())
-    self._score_rows = jax.jit(self._score_rows_impl)
+    # Per-row outputs are tiny: replicate them so every host can read them (multi-host).
+    self._score_rows = jax.jit(self._score_rows_impl, out_shardings=self._replicated)
     self._init_cache = jax.jit(
         lambda cache_size: model.config.init_cache(batch_size=1, dtype=_dtype_of(params), cache_length=cache_size),
         static_argnames=("cache_size",), out_shardings=self._replicated)
     self._prefill = jax.jit(self._prefill_impl, donate_argnums=1)
-    self._score_suffix = jax.jit(self._score_suffix_impl)
+    self._score_suffix = jax.jit(self._score_suffix_impl, out_shardings=self._replicated)
 
   # ------------------------------------------------------------------ public API
 
@@ -140,8 +141,7 @@ class Scorer:
     cache_size = _round_up(padded + suffix_capacity, 128)
     cache = self._init_cache(cache_size=cache_size)
     for start in range(0, padded, chunk):
-      cache = self._prefill(self.params, cache, jnp.asarray(tokens[:, start:start + chunk]),
-                            jnp.int32(start), jnp.int32(length))
+      cache = self._prefill(self.params, cache, tokens[:, start:start + chunk], np.int32(start), np.int32(length))
     return ContextCache(cache=cache, length=length, cache_size=cache_size)
 
   # ------------------------------------------------------------------ rows
@@ -183,8 +183,7 @@ class Scorer:
       gather[b, :n] = np.arange(n) + len(row.prompt_ids) - 1 + prompt_offset
       targets[b, :n] = row.continuation_ids
       mask[b, :n] = True
-    put = lambda x: jax.device_put(x, self._rows_sharding)
-    return put(tokens), put(gather), put(targets), put(mask)
+    return tuple(_global_batch(x, self._rows_sharding) for x in (tokens, gather, targets, mask))
 
   def _run_rows(self, rows: list[_Row], description: str) -> dict[int, tuple[float, bool]]:
     results = {}
@@ -200,7 +199,7 @@ class Scorer:
     results = {}
     for length, cont, chunk in self._batches(rows, lambda r: r.length, description):
       tokens, gather, targets, mask = self._pack(rows, chunk, length, cont, 0)
-      lp, greedy = self._score_suffix(self.params, context.cache, jnp.int32(context.length),
+      lp, greedy = self._score_suffix(self.params, context.cache, np.int32(context.length),
                                       tokens, gather, targets, mask)
       results.update(_collect(chunk, lp, greedy))
     return results
@@ -272,6 +271,13 @@ def suffix_positions_and_mask(tokens, context_length, cache_size: int):
   attention = (key < context_length)[None] | (in_suffix[None] & key_real[:, None, :])
   positions = context_length + jnp.arange(length)[None].repeat(batch, 0)
   return positions, attention
+
+
+def _global_batch(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
+  """A global array from a batch that every process built identically (deterministic order)."""
+  if jax.process_count() == 1:
+    return jax.device_put(array, sharding)
+  return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
 def _dtype_of(params):

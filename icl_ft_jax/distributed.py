@@ -1,0 +1,40 @@
+"""Multi-host JAX, switched on explicitly, before anything touches devices.
+
+On a Cloud TPU pod every worker runs the same command with `--distributed` (or
+`ICL_FT_JAX_DISTRIBUTED=1`); JAX finds the coordinator itself. Elsewhere (a CPU
+test, a GPU cluster) pass the coordinator address, process count and id. Only
+process 0 writes results, logs and plots (`is_primary`); every process computes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import jax
+
+_ENV = "ICL_FT_JAX_DISTRIBUTED"
+
+
+def requested(flag: bool) -> bool:
+  return flag or os.environ.get(_ENV, "0") == "1"
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> None:
+  """`jax.distributed.initialize`, with CPU collectives (gloo) when the backend is CPU."""
+  if jax.config.jax_platforms in (None, "", "cpu") and not _has_accelerator_plugin():
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
+                             process_id=process_id)
+  logging.info("Distributed JAX: process %d of %d, %d local / %d global devices.", jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def _has_accelerator_plugin() -> bool:
+  """True on TPU/GPU hosts, where the default collectives are the right ones."""
+  return os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio") or bool(os.environ.get("TPU_NAME"))
+
+
+def is_primary() -> bool:
+  return jax.process_index() == 0

@@ -1,0 +1,50 @@
+"""Two processes joined by jax.distributed (CPU, gloo, localhost) score exactly as one process does."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import portpicker
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ARGS = ["--config=configs/icl.py:simple_reversals", "--config.model.name=tiny",
+        "--config.dataset.num_facts=6", "--config.dataset.articles_per_fact=2",
+        "--config.scoring.batch_size=8", "--config.scoring.context_batch_size=8"]
+
+
+def _env(devices: int) -> dict:
+  return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+
+
+def _predictions(workdir: pathlib.Path, condition: str) -> dict:
+  lines = (workdir / "predictions" / f"{condition}-seed0.jsonl").read_text().splitlines()
+  return {row["id"]: row for row in map(json.loads, lines)}
+
+
+@pytest.mark.slow
+def test_two_processes_score_like_one(tmp_path):
+  single = tmp_path / "single"
+  subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *ARGS, f"--workdir={single}"], cwd=ROOT,
+                 env=_env(8), check=True, capture_output=True, timeout=600)
+  multi = tmp_path / "multi"
+  port = portpicker.pick_unused_port()
+  processes = [
+      subprocess.Popen([sys.executable, "-m", "icl_ft_jax.main", *ARGS, f"--workdir={multi}", "--distributed",
+                        f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
+                       cwd=ROOT, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  for p, out in zip(processes, outputs):
+    assert p.returncode == 0, out[-3000:]
+  assert "process 1 of 2, 4 local / 8 global devices" in outputs[1]
+  for condition in ("pretrained", "icl"):
+    want, got = _predictions(single, condition), _predictions(multi, condition)
+    assert want.keys() == got.keys() and len(want) == 12
+    for key in want:
+      np.testing.assert_allclose(got[key]["logprobs"], want[key]["logprobs"], atol=1e-5, rtol=0)
+  without_time = lambda path: [{**r, "wall_time_s": 0} for r in json.loads(path.read_text())]
+  assert without_time(multi / "results.json") == without_time(single / "results.json")
