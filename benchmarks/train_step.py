@@ -127,7 +127,7 @@ def main():
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--length", type=int, default=128)
   parser.add_argument("--steps", type=int, default=3)
-  parser.add_argument("--chunk", type=int, default=128, help="loss chunk length")
+  parser.add_argument("--chunk", type=int, default=32, help="loss chunk length (sequence positions)")
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--matmul_size", type=int, default=0, help="0: 2048 on CPU, 8192 elsewhere")
   parser.add_argument("--memory", action="store_true", help="also compile with full logits and compare memory")

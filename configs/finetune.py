@@ -55,7 +55,7 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
       "steps": cpu_steps if args["size"] == "cpu" else study_steps,
       "log_every_steps": 10,
       "eval_every_steps": 0,  # 0: evaluate only at the end.
-      "loss_chunk_length": 128,  # 0: full [B, L, vocab] logits.
+      "loss_chunk_length": 32,  # Sequence positions per loss chunk; 0: full [B, L, vocab] logits.
   })
   config.checkpoint = config_dict.ConfigDict({"every_steps": 50, "keep": 2, "async_save": True})
   config.scoring = defaults.scoring()

@@ -22,7 +22,7 @@ class LoopConfig:
   steps: int = 200
   log_every_steps: int = 10
   eval_every_steps: int = 0  # 0: evaluate only at the end.
-  loss_chunk_length: int = 128  # Sequence positions per loss chunk; 0: full logits (more memory).
+  loss_chunk_length: int = 32  # Sequence positions per loss chunk; 0: full logits (more memory).
 
   def __post_init__(self):
     if self.steps < 1 or self.log_every_steps < 1 or self.eval_every_steps < 0 or self.loss_chunk_length < 0:
