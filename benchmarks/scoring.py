@@ -88,6 +88,7 @@ def main() -> None:
   same = [a.prediction() for a in cached] == [b.prediction() for b in scratch]
   diff = max(abs(a.logprob - b.logprob) for x, y in zip(cached, scratch) for a, b in zip(x.choices, y.choices))
   rows.append(("ICL, shared-context cache", "ICL, from scratch", t_cache, t_scratch, same, diff))
+  print("measured:", rows[-1], flush=True)
   t_ours, ours_scores = timed(lambda: ours.score(long_items), lambda: ours.score(long_items[:1]), args.repeats)
   t_full, full_scores = timed(lambda: baseline.score(long_items), lambda: baseline.score(long_items[:1]),
                               args.repeats)
@@ -95,8 +96,9 @@ def main() -> None:
   diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, full_scores)
              for a, b in zip(x.choices, y.choices))
   rows.append(("continuation-only logits", "all-position logits", t_ours, t_full, same, diff))
+  print("measured:", rows[-1], flush=True)
 
-  print(f"model {args.model} ({loaded.dtype.name}) on {jax.devices()[0].device_kind}, {platform.processor() or platform.machine()},"
+  print(f"model {args.model} ({jnp.dtype(loaded.dtype).name}) on {jax.devices()[0].device_kind}, {platform.processor() or platform.machine()},"
         f" {jax.local_device_count()} device(s); context {num_context_tokens} tokens;"
         f" {len(items)} questions x {len(items[0].choices)} choices; batch {args.batch_size}; median of {args.repeats}")
   header = ("ours", "baseline", "ours s", "baseline s", "speed-up", "same answers", "max |dlogprob|")

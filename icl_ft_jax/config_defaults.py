@@ -107,3 +107,66 @@ def scoring() -> config_dict.ConfigDict:
       "max_questions": 0,  # Per split; 0 = all.
       "splits": (),  # Empty = all of the dataset's splits.
   })
+
+
+# Per dataset: (steps at size "cpu", steps at size "study", max tokens per document or sentence, split).
+# The study: batch 8 or 16, learning rate 3e-4, 200-1000 steps by dataset size, sentence-split documents
+# except the semantic-structure baseline.
+FINETUNE_SCHEDULES = {
+    "reversal_curse": (60, 1000, 64, "none"),
+    "simple_reversals": (60, 300, 32, "none"),
+    "simple_syllogisms": (60, 200, 64, "independent"),
+    "semantic_structure": (100, 1000, 512, "none"),
+}
+
+
+def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.ConfigDict]:
+  """The fine-tuning sections of a config: data, tuning, optimizer, train, checkpoint."""
+  cpu_steps, study_steps, max_length, sentence_split = FINETUNE_SCHEDULES[dataset_name]
+  sections = config_dict.ConfigDict()
+  sections.data = config_dict.ConfigDict({
+      "batch_size": 8,  # Documents per step (a multiple of the mesh's data x fsdp size).
+      "max_length": max_length,  # Tokens per row; longer documents are an error, never truncated.
+      "rows_per_batch": 0,  # 0: one document per row; >0: pack the step's documents into this many rows.
+      "sentence_split": sentence_split,  # "none", "independent" or "cumulative".
+      "loss_on": "document",  # Or "completion" (after metadata prompt_chars / target_start).
+      "append_eos": False,
+  })
+  sections.tuning = config_dict.ConfigDict({
+      "lora_rank": 0,  # 0: full fine-tuning; >0: gm.nn.LoRA adapters of this rank.
+      "freeze_embedding": False,
+  })
+  sections.optimizer = config_dict.ConfigDict({
+      "name": "adamw", "learning_rate": 3e-4, "warmup_steps": 10, "decay": "cosine",
+      "end_learning_rate_fraction": 0.0, "weight_decay": 0.0, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+      "grad_clip_norm": 1.0,
+  })
+  sections.train = config_dict.ConfigDict({
+      "steps": cpu_steps if size == "cpu" else study_steps,
+      "log_every_steps": 10,
+      "eval_every_steps": 0,  # 0: evaluate only at the end.
+      "loss_chunk_length": 32,  # Sequence positions per loss chunk; 0: full [B, L, vocab] logits.
+  })
+  sections.checkpoint = config_dict.ConfigDict({"every_steps": 50, "keep": 2, "async_save": True})
+  return dict(sections.items())
+
+
+def augment() -> config_dict.ConfigDict:
+  """Fields of `icl_ft_jax.augment.AugmentConfig` (sampling and filter fields flattened)."""
+  return config_dict.ConfigDict({
+      "strategies": ("local", "global", "oracle"),
+      "temperature": 0.8,  # 0 = greedy (one sample per input).
+      "samples_per_input": 4,
+      "max_new_tokens": 48,
+      "batch_size": 8,  # A multiple of the mesh's data axis.
+      "prompt_buckets": (128, 256, 512),  # Local prompts and global suffixes are padded to these.
+      "num_shots": 2,
+      "unit": "document",  # Local targets: "document" or "sentence".
+      "max_targets": 0,  # Per strategy; 0 = every target.
+      "global_context_tokens": 0,  # 0 = the model's window minus room for the generation.
+      "prefill_chunk": 1024,
+      "max_chars": 200,  # Longer statements are dropped.
+      "min_words": 3,
+      "oracle_derived": True,
+      "seed": 0,
+  })

@@ -34,6 +34,7 @@ JOBS = {
     "icl": "icl_ft_jax.jobs.icl",
     "finetune": "icl_ft_jax.jobs.finetune",
     "augment": "icl_ft_jax.jobs.augment",
+    "augment": "icl_ft_jax.jobs.augment",
     "experiment": "icl_ft_jax.jobs.experiment",
 }
 

@@ -13,7 +13,7 @@ import pathlib
 
 from icl_ft_jax import augment, sharding
 from icl_ft_jax.data import schema
-from icl_ft_jax.jobs.icl import build_dataset
+from icl_ft_jax.jobs import common
 from icl_ft_jax.model import loading
 
 
@@ -45,7 +45,7 @@ def write_results(workdir: pathlib.Path, dataset_name: str, results: dict[str, a
 
 
 def run(config, workdir: pathlib.Path) -> None:
-  dataset = build_dataset(config)
+  dataset = common.build_dataset(config.dataset)
   augment_config = augment.AugmentConfig.from_config(config.augment.to_dict())
   needs_model = any(s != "oracle" for s in augment_config.strategies)
   mesh = sharding.make_mesh(config.mesh.to_dict())

@@ -12,9 +12,8 @@ import pathlib
 
 import jax
 
-from icl_ft_jax import evaluation, sharding
-from icl_ft_jax.data import registry
-from icl_ft_jax.errors import ConfigError
+from icl_ft_jax import distributed, evaluation, sharding
+from icl_ft_jax.jobs import common
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
@@ -23,13 +22,6 @@ from icl_ft_jax.train import data as data_lib
 from icl_ft_jax.train import trainer
 
 CONDITION = "ft"
-
-
-def build_dataset(config):
-  try:
-    return registry.build_dataset(config.dataset.to_dict())
-  except (ValueError, TypeError, FileNotFoundError) as e:
-    raise ConfigError(f"dataset: {e}") from None
 
 
 def run_identity(config) -> dict:
@@ -51,7 +43,7 @@ def make_evaluator(loaded, mesh, dataset, config, dataset_name: str):
         max_questions=config.scoring.max_questions or None,
         metadata={"steps": config.train.steps, "tuning": dict(config.tuning),
                   "sentence_split": config.data.sentence_split})
-    latest["records"] = [r.__class__(**{**r.__dict__, "dataset": dataset_name}) for r in results]
+    latest["records"] = common.named(results, dataset_name)
     return {f"{r.split}/{r.normalization}": r.accuracy for r in results}
 
   return evaluate, latest
@@ -59,7 +51,7 @@ def make_evaluator(loaded, mesh, dataset, config, dataset_name: str):
 
 def run(config, workdir: pathlib.Path) -> None:
   checkpointing.check_run_identity(workdir, run_identity(config))  # Before any slow work.
-  dataset = build_dataset(config)
+  dataset = common.build_dataset(config.dataset)
   dataset_name = config.get("dataset_name", dataset.name)
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh, seed=config.seed)
@@ -69,6 +61,7 @@ def run(config, workdir: pathlib.Path) -> None:
   evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name)
   trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
                    identity=run_identity(config), evaluate=evaluate)
-  everything = records.write_results(workdir / "results.json", latest["records"])
-  print(records.format_table(everything))
-  print(f"\nResults: {workdir / 'results.json'}")
+  everything = common.save_results(workdir, latest["records"])
+  if distributed.is_primary():
+    print(records.format_table(everything))
+    print(f"\nResults: {workdir / 'results.json'}")

@@ -12,21 +12,13 @@ import pathlib
 import jax
 
 from icl_ft_jax import distributed, evaluation, icl, sharding
-from icl_ft_jax.data import registry
 from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.jobs import common
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
 
 CONDITIONS = ("pretrained", "icl")
-
-
-def build_dataset(config):
-  try:
-    dataset = registry.build_dataset(config.dataset.to_dict())
-  except (ValueError, TypeError, FileNotFoundError) as e:
-    raise ConfigError(f"dataset: {e}") from None
-  return dataset
 
 
 def context_config(config) -> icl.ContextConfig:
@@ -74,13 +66,12 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None)
 
 
 def run(config, workdir: pathlib.Path) -> None:
-  dataset = build_dataset(config)
+  dataset = common.build_dataset(config.dataset)
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh)
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
   results = evaluate_conditions(loaded, mesh, dataset, config, tuple(config.conditions), workdir)
-  results = [r.__class__(**{**r.__dict__, "dataset": config.dataset_name}) for r in results]
+  everything = common.save_results(workdir, common.named(results, config.dataset_name))
   if distributed.is_primary():
-    everything = records.write_results(workdir / "results.json", results)
     print(records.format_table(everything))
     print(f"\nResults: {workdir / 'results.json'}")

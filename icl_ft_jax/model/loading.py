@@ -44,7 +44,7 @@ class LoadedModel:
 
 def resolve_dtype(name: str) -> jnp.dtype:
   if name == "auto":
-    return jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16
+    return jnp.dtype(jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16)
   if name not in ("float32", "bfloat16", "float16"):
     raise ModelLoadError(f"model.dtype {name!r} is not one of auto, float32, bfloat16, float16.")
   return jnp.dtype(name)

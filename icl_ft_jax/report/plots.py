@@ -6,6 +6,7 @@ import pathlib
 from collections.abc import Sequence
 
 from icl_ft_jax.report.aggregate import Summary
+from icl_ft_jax.report.records import condition_rank
 
 
 def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
@@ -20,7 +21,7 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   if not chosen:
     raise ValueError(f"No results for dataset {dataset!r} under normalisation {normalization!r}.")
   splits = list(dict.fromkeys(s.split for s in chosen))
-  conditions = list(dict.fromkeys(s.condition for s in chosen))
+  conditions = sorted(dict.fromkeys(s.condition for s in chosen), key=condition_rank)
   by_key = {(s.split, s.condition): s for s in chosen}
   width = 0.8 / len(conditions)
   fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 3.6))

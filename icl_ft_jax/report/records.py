@@ -13,6 +13,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
+# Conditions in the order the study compares them (others follow, alphabetically).
+CONDITION_ORDER = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
+
+
+def condition_rank(condition: str) -> tuple[int, str]:
+  return (CONDITION_ORDER.index(condition) if condition in CONDITION_ORDER else len(CONDITION_ORDER), condition)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ResultRecord:
   dataset: str
@@ -53,7 +61,7 @@ def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> 
 def format_table(records: Sequence[ResultRecord], normalization: str = "sum") -> str:
   """Accuracy per dataset/split (rows) and condition (columns), with chance."""
   chosen = [r for r in records if r.normalization == normalization]
-  conditions = list(dict.fromkeys(r.condition for r in chosen))
+  conditions = sorted(dict.fromkeys(r.condition for r in chosen), key=condition_rank)
   rows = list(dict.fromkeys((r.dataset, r.split) for r in chosen))
   cell: dict[tuple, list[float]] = {}
   chance: dict[tuple, float] = {}

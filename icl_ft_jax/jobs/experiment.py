@@ -1,0 +1,160 @@
+"""Job `experiment`: every condition of the study on one dataset, over several seeds.
+
+Conditions: `pretrained` (no context), `icl` (training documents in context),
+`ft` (fine-tuned, no context), and FT on the training documents plus augmented
+documents: `ft+local`, `ft+global`, `ft+both` (local and global), `ft+oracle`
+(templated ground-truth rephrasings and reversals, the control).
+
+Writes under the workdir: `results.json` (every record), `results.csv` (mean and
+standard error over seeds), `plots/<dataset>.png`, `augmented/seed<k>/<strategy>.jsonl`
+with `augmentation_quality.json`, and one fine-tuning folder per condition and
+seed under `ft/`. It is resumable: conditions whose records are in
+`results.json` are not redone, augmentations already written are reused, and an
+interrupted fine-tuning run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+import time
+
+from icl_ft_jax import augment, distributed, evaluation, sharding
+from icl_ft_jax.augment import documents as augmented_documents
+from icl_ft_jax.data import schema
+from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.jobs import common
+from icl_ft_jax.jobs import icl as icl_job
+from icl_ft_jax.model import loading
+from icl_ft_jax.report import aggregate, plots, records
+from icl_ft_jax.scoring import Scorer
+from icl_ft_jax.train import data as train_data
+from icl_ft_jax.train import trainer
+
+# FT condition -> augmentation strategies whose documents join the training documents.
+FT_CONDITIONS = {
+    "ft": (),
+    "ft+local": ("local",),
+    "ft+global": ("global",),
+    "ft+both": ("local", "global"),
+    "ft+oracle": ("oracle",),
+}
+CONDITIONS = (*icl_job.CONDITIONS, *FT_CONDITIONS)
+
+
+def check(config) -> None:
+  unknown = [c for c in config.conditions if c not in CONDITIONS]
+  if unknown:
+    raise ConfigError(f"conditions {unknown} are unknown; choose from {', '.join(CONDITIONS)}.")
+  if not config.seeds:
+    raise ConfigError("seeds is empty: give at least one seed.")
+
+
+def done_conditions(workdir: pathlib.Path, dataset_name: str, seed: int) -> set[str]:
+  return {r.condition for r in records.read_results(workdir / "results.json")
+          if r.dataset == dataset_name and r.seed == seed}
+
+
+def seeded(config, seed: int):
+  """The config with `seed` everywhere a seed matters (data, ICL order, FT order, sampling)."""
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.seed = seed
+    config.dataset.seed = seed
+    config.icl.seed = seed
+    config.augment.seed = seed
+  return config
+
+
+def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tuple[str, ...],
+                  folder: pathlib.Path) -> dict[str, tuple[schema.Document, ...]]:
+  """Each strategy's documents: read back if this run already wrote them, else generated now."""
+  found, missing = {}, []
+  for strategy in strategies:
+    path = folder / f"{strategy}.jsonl"
+    if path.is_file():
+      found[strategy] = tuple(schema.read_jsonl(path, schema.Document))
+    else:
+      missing.append(strategy)
+  if missing:
+    augment_config = augment.AugmentConfig.from_config({**config.augment.to_dict(), "strategies": tuple(missing)})
+    results = augment.run_strategies(loaded, mesh, dataset, augment_config)
+    if distributed.is_primary():
+      quality_path = folder / "augmentation_quality.json"
+      quality = json.loads(quality_path.read_text()) if quality_path.is_file() else {}
+      for strategy, result in results.items():
+        schema.write_jsonl(folder / f"{strategy}.jsonl", result.documents)
+        quality[strategy] = result.summary()
+      quality_path.write_text(json.dumps(quality, indent=2, default=list) + "\n")
+    found.update({strategy: result.documents for strategy, result in results.items()})
+  return found
+
+
+def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
+                       dataset_name: str) -> list[records.ResultRecord]:
+  finetune_config = trainer.FinetuneConfig.from_config(config)
+  original = train_data.training_documents(dataset, finetune_config.data)
+  mix = augmented_documents.mix_documents(original, {s: augmented[s] for s in FT_CONDITIONS[condition]})
+  run_dir = workdir / "ft" / dataset_name / f"seed{config.seed}" / condition.replace("+", "_")
+  identity = {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "condition": condition,
+              "data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
+              "optimizer": config.optimizer.to_dict(), "steps": config.train.steps, "seed": config.seed,
+              "mix": dict(mix.record)}
+  logging.info("Fine-tuning %s on %s", condition, mix.record)
+  start = time.time()
+  result = trainer.finetune(loaded, mix.documents, finetune_config, mesh=mesh, workdir=run_dir, identity=identity)
+  seconds = time.time() - start
+  scorer = Scorer(loaded.model, result.params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
+                  max_sequence_length=loaded.spec.max_sequence_length)
+  predictions = workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
+  return evaluation.evaluate(
+      scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
+      max_questions=config.scoring.max_questions or None,
+      predictions_path=predictions if distributed.is_primary() else None,
+      metadata={"mix": dict(mix.record), "steps": config.train.steps, "train_seconds": round(seconds, 1)})
+
+
+def run_seed(loaded, mesh, config, workdir: pathlib.Path) -> None:
+  name = config.dataset_name
+  todo = [c for c in config.conditions if c not in done_conditions(workdir, name, config.seed)]
+  if not todo:
+    logging.info("Seed %d: every condition is done already.", config.seed)
+    return
+  dataset = common.build_dataset(config.dataset)
+  for condition in [c for c in todo if c in icl_job.CONDITIONS]:
+    results = icl_job.evaluate_conditions(loaded, mesh, dataset, config, (condition,), workdir)
+    common.save_results(workdir, common.named(results, name))
+  ft_todo = [c for c in todo if c in FT_CONDITIONS]
+  strategies = tuple(dict.fromkeys(s for c in ft_todo for s in FT_CONDITIONS[c]))
+  augmented = augmentations(loaded, mesh, dataset, config, strategies,
+                            workdir / "augmented" / name / f"seed{config.seed}") if strategies else {}
+  for condition in ft_todo:
+    results = finetune_condition(loaded, mesh, dataset, config, condition, augmented, workdir, name)
+    common.save_results(workdir, common.named(results, name))
+
+
+def report(workdir: pathlib.Path, dataset_name: str) -> None:
+  everything = records.read_results(workdir / "results.json")
+  summaries = aggregate.summarize(everything)
+  aggregate.write_csv(workdir / "results.csv", summaries)
+  plot = plots.plot_dataset(summaries, dataset_name, workdir / "plots" / f"{dataset_name}.png")
+  print(records.format_table(everything))
+  for strategy_file in sorted((workdir / "augmented" / dataset_name).glob("seed*/augmentation_quality.json")):
+    quality = json.loads(strategy_file.read_text())
+    print(f"\naugmentation ({strategy_file.parent.name}): " + "; ".join(
+        f"{s}: {q['statements']} statements, validity {q['quality']['validity']:.2f},"
+        f" coverage {q['quality']['inference_coverage']:.2f}" for s, q in quality.items()))
+  print(f"\nResults: {workdir / 'results.json'}, {workdir / 'results.csv'}\nPlot: {plot}")
+
+
+def run(config, workdir: pathlib.Path) -> None:
+  check(config)
+  mesh = sharding.make_mesh(config.mesh.to_dict())
+  loaded = loading.load_model(config.model, mesh=mesh)
+  for seed in config.seeds:
+    run_seed(loaded, mesh, seeded(config, seed), workdir)
+  if distributed.is_primary():
+    (workdir / "plots").mkdir(exist_ok=True)
+    report(workdir, config.dataset_name)
