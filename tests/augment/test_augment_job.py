@@ -1,0 +1,38 @@
+"""The augment job end to end on the tiny model, sharded over the eight fake devices."""
+
+import importlib.util
+import json
+import pathlib
+
+from icl_ft_jax import main
+from icl_ft_jax.data import schema
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _config(arg):
+  spec = importlib.util.spec_from_file_location("augment_config", ROOT / "configs" / "augment.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def test_augment_job_writes_documents_quality_and_table(tmp_path, capsys):
+  config = _config("simple_reversals")
+  config.model.name = "tiny"
+  config.augment.max_targets = 3
+  config.augment.samples_per_input = 2
+  config.augment.max_new_tokens = 6
+  config.augment.batch_size = 8  # The mesh's data axis spans all eight devices.
+  main.run(config, str(tmp_path))
+  quality = json.loads((tmp_path / "augmentation_quality.json").read_text())
+  assert set(quality["strategies"]) == {"local", "global", "oracle"}
+  assert quality["strategies"]["oracle"]["quality"]["validity"] == 1.0
+  for strategy in ("local", "global"):
+    summary = quality["strategies"][strategy]
+    assert summary["targets"] == 3 and summary["generations"] == 6
+    assert (tmp_path / "augmented" / f"{strategy}_samples.jsonl").is_file()
+  oracle_docs = schema.read_jsonl(tmp_path / "augmented" / "oracle.jsonl", schema.Document)
+  assert len(oracle_docs) == quality["strategies"]["oracle"]["statements"]
+  table = capsys.readouterr().out
+  assert "strategy" in table and "oracle" in table and "coverage" in table
