@@ -9,6 +9,11 @@ and wrong types are refused by the flag parser; missing required fields by
 
 from __future__ import annotations
 
+import os
+
+# TensorFlow (imported by the gemma library's kauldron) is not used for compute; keep it quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import datetime
 import importlib
 import logging
@@ -33,7 +38,6 @@ JOBS = {
     "datasets": "icl_ft_jax.jobs.datasets",
     "icl": "icl_ft_jax.jobs.icl",
     "finetune": "icl_ft_jax.jobs.finetune",
-    "augment": "icl_ft_jax.jobs.augment",
     "augment": "icl_ft_jax.jobs.augment",
     "experiment": "icl_ft_jax.jobs.experiment",
 }
@@ -108,6 +112,7 @@ def main(argv: list[str]) -> None:
   if _CONFIG.value is None:
     raise app.UsageError("Pass --config=configs/<name>.py (see configs/).")
   logging.getLogger().setLevel(logging.INFO)
+  logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'".
   for handler in logging.getLogger().handlers:
     handler.addFilter(_DropLibraryChatter())
   if distributed.requested(_DISTRIBUTED.value):  # Before anything touches devices.

@@ -1,0 +1,65 @@
+"""The experiment job runs every stage end to end (tiny model) and resumes without redoing work."""
+
+import csv
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+from icl_ft_jax import main
+from icl_ft_jax.report import records
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _config(name: str, arg: str | None = None):
+  spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def _tiny_experiment():
+  config = _config("experiment", "simple_reversals,seeds=2")
+  config.model.name = "tiny"
+  config.conditions = ("pretrained", "icl", "ft", "ft+oracle")
+  config.dataset.num_facts = 4
+  config.dataset.articles_per_fact = 2
+  config.train.steps = 2
+  config.data.batch_size = 8
+  config.checkpoint.every_steps = 1
+  config.scoring.batch_size = 8
+  config.scoring.context_batch_size = 8
+  return config
+
+
+@pytest.mark.slow
+def test_experiment_end_to_end_and_resume(tmp_path):
+  config = _tiny_experiment()
+  main.run(config, str(tmp_path))
+  results = records.read_results(tmp_path / "results.json")
+  assert {(r.condition, r.seed) for r in results} == {(c, s) for c in config.conditions for s in (0, 1)}
+  assert {r.split for r in results} == {"forward", "reversal"}
+  oracle = next(r for r in results if r.condition == "ft+oracle")
+  assert oracle.metadata["mix"]["oracle"] > 0 and oracle.metadata["mix"]["original"] == 8
+  rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+  assert {r["num_seeds"] for r in rows} == {"2"}
+  assert (tmp_path / "plots" / "simple_reversals.png").stat().st_size > 5000
+  quality = json.loads((tmp_path / "augmented" / "simple_reversals" / "seed0" / "augmentation_quality.json").read_text())
+  assert quality["oracle"]["quality"]["validity"] == 1.0
+
+  # Run again: nothing is redone (same results, augmentations and checkpoints untouched).
+  watched = [tmp_path / "augmented" / "simple_reversals" / "seed1" / "oracle.jsonl",
+             *sorted((tmp_path / "ft").rglob("*"))]
+  before = {p: p.stat().st_mtime_ns for p in watched}
+  main.run(config, str(tmp_path))
+  assert records.read_results(tmp_path / "results.json") == results
+  assert {p: p.stat().st_mtime_ns for p in watched} == before
+
+
+def test_unknown_condition_is_refused(tmp_path):
+  config = _tiny_experiment()
+  config.conditions = ("ft", "ft+magic")
+  with pytest.raises(Exception, match="ft\\+magic"):
+    main.run(config, str(tmp_path))
