@@ -16,21 +16,4 @@ from icl_ft_jax import config_defaults as defaults
 
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   args = defaults.parse_arg(arg, dataset="reversal_curse", size="cpu", seeds=1)
-  config = config_dict.ConfigDict()
-  config.job = "experiment"
-  config.seed = 0  # Set per seed from `seeds`.
-  config.seeds = tuple(range(args["seeds"]))
-  config.conditions = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
-  config.model = defaults.model()
-  config.mesh = defaults.mesh()
-  config.dataset_name = args["dataset"]
-  config.dataset = defaults.dataset(args["dataset"], args["size"])
-  config.icl = defaults.icl()
-  if args["size"] == "study" and args["dataset"] in ("reversal_curse", "semantic_structure"):
-    config.icl.subsample = 0.125  # The study subsamples its largest datasets 8x in context.
-    config.icl.fit = "subsample"
-  config.scoring = defaults.scoring()
-  for section, value in defaults.finetune(args["dataset"], args["size"]).items():
-    config[section] = value
-  config.augment = defaults.augment()
-  return config
+  return defaults.experiment(args["dataset"], args["size"], seeds=args["seeds"])

@@ -170,3 +170,25 @@ def augment() -> config_dict.ConfigDict:
       "oracle_derived": True,
       "seed": 0,
   })
+
+
+def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> config_dict.ConfigDict:
+  """A config for job `experiment`: every condition on one dataset over `seeds` seeds."""
+  config = config_dict.ConfigDict()
+  config.job = "experiment"
+  config.seed = 0  # Set per seed from `seeds`.
+  config.seeds = tuple(range(seeds))
+  config.conditions = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
+  config.model = model()
+  config.mesh = mesh()
+  config.dataset_name = dataset_name
+  config.dataset = dataset(dataset_name, size)
+  config.icl = icl()
+  if size == "study" and dataset_name in ("reversal_curse", "semantic_structure"):
+    config.icl.subsample = 0.125  # The study subsamples its largest datasets 8x in context.
+    config.icl.fit = "subsample"
+  config.scoring = scoring()
+  for section, value in finetune(dataset_name, size).items():
+    config[section] = value
+  config.augment = augment()
+  return config

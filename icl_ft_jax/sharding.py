@@ -98,6 +98,18 @@ def param_shardings(abstract_params, mesh: Mesh, rules: ShardingRules = Sharding
   return jax.tree.map(lambda spec: NamedSharding(mesh, spec), specs, is_leaf=lambda x: isinstance(x, P))
 
 
+def global_batch(tree, sharding: NamedSharding):
+  """Global arrays from host data that every process built identically (a deterministic pipeline).
+
+  On one process this is `device_put`; on several, each process fills only the shards its own
+  devices hold, so nothing crosses hosts.
+  """
+  if jax.process_count() == 1:
+    return jax.device_put(tree, sharding)
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]), tree)
+
+
 def check_sharded_as(tree, shardings) -> None:
   """Raises if any array in `tree` is not laid out as `shardings` asks."""
   mismatches = []

@@ -48,3 +48,33 @@ def test_two_processes_score_like_one(tmp_path):
       np.testing.assert_allclose(got[key]["logprobs"], want[key]["logprobs"], atol=1e-5, rtol=0)
   without_time = lambda path: [{**r, "wall_time_s": 0} for r in json.loads(path.read_text())]
   assert without_time(multi / "results.json") == without_time(single / "results.json")
+
+
+FT_ARGS = ["--config=configs/finetune.py:simple_reversals", "--config.model.name=tiny",
+           "--config.dataset.num_facts=6", "--config.dataset.articles_per_fact=2", "--config.train.steps=3",
+           "--config.train.log_every_steps=1", "--config.checkpoint.every_steps=2", "--config.data.batch_size=8",
+           "--config.scoring.batch_size=8"]
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path):
+  single = tmp_path / "single"
+  subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *FT_ARGS, f"--workdir={single}"], cwd=ROOT,
+                 env=_env(8), check=True, capture_output=True, timeout=600)
+  multi = tmp_path / "multi"
+  port = portpicker.pick_unused_port()
+  processes = [
+      subprocess.Popen([sys.executable, "-m", "icl_ft_jax.main", *FT_ARGS, f"--workdir={multi}", "--distributed",
+                        f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
+                       cwd=ROOT, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  for p, out in zip(processes, outputs):
+    assert p.returncode == 0, out[-3000:]
+  losses = lambda path: [row["loss"] for row in map(json.loads, (path / "train_log.jsonl").read_text().splitlines())
+                         if "loss" in row]
+  assert len(losses(single)) == 3
+  np.testing.assert_allclose(losses(multi), losses(single), rtol=1e-5)
+  without_time = lambda path: [{**r, "wall_time_s": 0} for r in json.loads((path / "results.json").read_text())]
+  assert without_time(multi) == without_time(single)
+  assert (multi / "checkpoints").is_dir() or any(multi.glob("**/_CHECKPOINT_METADATA"))

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.scoring import forward
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
@@ -183,7 +184,7 @@ class Scorer:
       gather[b, :n] = np.arange(n) + len(row.prompt_ids) - 1 + prompt_offset
       targets[b, :n] = row.continuation_ids
       mask[b, :n] = True
-    return tuple(_global_batch(x, self._rows_sharding) for x in (tokens, gather, targets, mask))
+    return tuple(sharding_lib.global_batch(x, self._rows_sharding) for x in (tokens, gather, targets, mask))
 
   def _run_rows(self, rows: list[_Row], description: str) -> dict[int, tuple[float, bool]]:
     results = {}
@@ -271,13 +272,6 @@ def suffix_positions_and_mask(tokens, context_length, cache_size: int):
   attention = (key < context_length)[None] | (in_suffix[None] & key_real[:, None, :])
   positions = context_length + jnp.arange(length)[None].repeat(batch, 0)
   return positions, attention
-
-
-def _global_batch(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
-  """A global array from a batch that every process built identically (deterministic order)."""
-  if jax.process_count() == 1:
-    return jax.device_put(array, sharding)
-  return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
 def _dtype_of(params):

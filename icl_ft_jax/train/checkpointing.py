@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 
+from icl_ft_jax import distributed
 from icl_ft_jax.errors import ConfigError, UserError
 
 IDENTITY_FILE = "run_identity.json"
@@ -90,8 +91,12 @@ def check_run_identity(workdir: str | pathlib.Path, identity: Mapping[str, Any])
           f"Workdir {pathlib.Path(workdir)} holds a fine-tuning run with a different config ({details})."
           " Use a new --workdir, or rerun with the config it was started with to resume it.")
     return
+  if not distributed.is_primary():
+    return
   path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+  tmp = path.with_suffix(".tmp")  # Atomic: another host may be reading it.
+  tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+  tmp.replace(path)
 
 
 def checkpoint_config(raw: Mapping[str, Any]) -> CheckpointConfig:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import jax
 import numpy as np
 
+from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.train.state import TrainState
 
@@ -51,7 +52,7 @@ def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, confi
   window_start, window_steps, window_tokens = time.perf_counter(), 0, 0
   for step in range(start, config.steps):
     host_batch = batches(step)
-    state, metrics = train_step(state, frozen, jax.device_put(host_batch, batch_sharding))
+    state, metrics = train_step(state, frozen, sharding_lib.global_batch(host_batch, batch_sharding))
     done = step + 1
     window_steps += 1
     window_tokens += int(np.count_nonzero(host_batch["segment_ids"]))
