@@ -110,6 +110,15 @@ def global_batch(tree, sharding: NamedSharding):
       lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]), tree)
 
 
+def to_host(array: jax.Array) -> np.ndarray:
+  """The whole of a (possibly multi-host sharded) array as numpy, on every process."""
+  if jax.process_count() == 1 or array.is_fully_addressable or array.is_fully_replicated:
+    return np.asarray(jax.device_get(array))
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  return np.asarray(multihost_utils.process_allgather(array, tiled=True))
+
+
 def check_sharded_as(tree, shardings) -> None:
   """Raises if any array in `tree` is not laid out as `shardings` asks."""
   mismatches = []

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.scoring import forward
 from icl_ft_jax.scoring import scorer as scorer_lib
@@ -169,7 +170,7 @@ class LocalSampler:
         result = self._sampler.sample(
             [prompts[i] for i, _ in padded], rng=jax.random.fold_in(jax.random.key(self.config.seed), index),
             return_state=True, sharding=self._sharding if self._use_sharding else None)
-        tokens = np.asarray(jax.device_get(result.state.predicted_tokens))
+        tokens = sharding_lib.to_host(result.state.predicted_tokens)
         for b, (i, s) in enumerate(real):
           text, ids = _decode(self.loaded.tokenizer, tokens[b], self._end_tokens)
           out.append(Generation(i, s, text, ids))
@@ -224,13 +225,13 @@ class SharedContextSampler:
         for b, (i, _) in enumerate(padded):
           tokens[b, :len(suffix_ids[i])] = suffix_ids[i]
           lengths[b] = len(suffix_ids[i])
-        put = lambda x: jax.device_put(x, self._rows_sharding)
+        put = lambda x: sharding_lib.global_batch(x, self._rows_sharding)
         state = self._start(self.loaded.params, context_cache.cache, jnp.int32(context_cache.length),
                             put(tokens), put(lengths),
                             jax.random.fold_in(jax.random.key(self.config.seed), index))
         state = loop.sample(params=self.loaded.params, init_state=state,
                             max_new_tokens=jnp.asarray(self.config.max_new_tokens))
-        predicted = np.asarray(jax.device_get(state.predicted_tokens))
+        predicted = sharding_lib.to_host(state.predicted_tokens)
         for b, (i, s) in enumerate(real):
           text, ids = _decode(tokenizer, predicted[b], self._end_tokens)
           out.append(Generation(i, s, text, ids))
