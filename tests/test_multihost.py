@@ -20,6 +20,28 @@ def _env(devices: int) -> dict:
   return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
 
 
+def _run_single_and_distributed(args, tmp_path) -> tuple[pathlib.Path, pathlib.Path, list[str]]:
+  """Runs `main` once with 8 local devices, then as 2 processes x 4 devices; returns both workdirs."""
+  single = tmp_path / "single"
+  subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *args, f"--workdir={single}"], cwd=ROOT,
+                 env=_env(8), check=True, capture_output=True, timeout=600)
+  multi = tmp_path / "multi"
+  port = portpicker.pick_unused_port()
+  processes = [
+      subprocess.Popen([sys.executable, "-m", "icl_ft_jax.main", *args, f"--workdir={multi}", "--distributed",
+                        f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
+                       cwd=ROOT, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  for p, out in zip(processes, outputs):
+    assert p.returncode == 0, out[-3000:]
+  return single, multi, outputs
+
+
+def _results_without_time(workdir: pathlib.Path) -> list[dict]:
+  return [{**r, "wall_time_s": 0} for r in json.loads((workdir / "results.json").read_text())]
+
+
 def _predictions(workdir: pathlib.Path, condition: str) -> dict:
   lines = (workdir / "predictions" / f"{condition}-seed0.jsonl").read_text().splitlines()
   return {row["id"]: row for row in map(json.loads, lines)}
@@ -27,27 +49,14 @@ def _predictions(workdir: pathlib.Path, condition: str) -> dict:
 
 @pytest.mark.slow
 def test_two_processes_score_like_one(tmp_path):
-  single = tmp_path / "single"
-  subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *ARGS, f"--workdir={single}"], cwd=ROOT,
-                 env=_env(8), check=True, capture_output=True, timeout=600)
-  multi = tmp_path / "multi"
-  port = portpicker.pick_unused_port()
-  processes = [
-      subprocess.Popen([sys.executable, "-m", "icl_ft_jax.main", *ARGS, f"--workdir={multi}", "--distributed",
-                        f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
-                       cwd=ROOT, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-      for i in range(2)]
-  outputs = [p.communicate(timeout=600)[0] for p in processes]
-  for p, out in zip(processes, outputs):
-    assert p.returncode == 0, out[-3000:]
+  single, multi, outputs = _run_single_and_distributed(ARGS, tmp_path)
   assert "process 1 of 2, 4 local / 8 global devices" in outputs[1]
   for condition in ("pretrained", "icl"):
     want, got = _predictions(single, condition), _predictions(multi, condition)
     assert want.keys() == got.keys() and len(want) == 12
     for key in want:
       np.testing.assert_allclose(got[key]["logprobs"], want[key]["logprobs"], atol=1e-5, rtol=0)
-  without_time = lambda path: [{**r, "wall_time_s": 0} for r in json.loads(path.read_text())]
-  assert without_time(multi / "results.json") == without_time(single / "results.json")
+  assert _results_without_time(multi) == _results_without_time(single)
 
 
 FT_ARGS = ["--config=configs/finetune.py:simple_reversals", "--config.model.name=tiny",
@@ -58,23 +67,10 @@ FT_ARGS = ["--config=configs/finetune.py:simple_reversals", "--config.model.name
 
 @pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path):
-  single = tmp_path / "single"
-  subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *FT_ARGS, f"--workdir={single}"], cwd=ROOT,
-                 env=_env(8), check=True, capture_output=True, timeout=600)
-  multi = tmp_path / "multi"
-  port = portpicker.pick_unused_port()
-  processes = [
-      subprocess.Popen([sys.executable, "-m", "icl_ft_jax.main", *FT_ARGS, f"--workdir={multi}", "--distributed",
-                        f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
-                       cwd=ROOT, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-      for i in range(2)]
-  outputs = [p.communicate(timeout=600)[0] for p in processes]
-  for p, out in zip(processes, outputs):
-    assert p.returncode == 0, out[-3000:]
+  single, multi, _ = _run_single_and_distributed(FT_ARGS, tmp_path)
   losses = lambda path: [row["loss"] for row in map(json.loads, (path / "train_log.jsonl").read_text().splitlines())
                          if "loss" in row]
   assert len(losses(single)) == 3
   np.testing.assert_allclose(losses(multi), losses(single), rtol=1e-5)
-  without_time = lambda path: [{**r, "wall_time_s": 0} for r in json.loads((path / "results.json").read_text())]
-  assert without_time(multi) == without_time(single)
+  assert _results_without_time(multi) == _results_without_time(single)
   assert (multi / "checkpoints").is_dir() or any(multi.glob("**/_CHECKPOINT_METADATA"))

@@ -44,8 +44,13 @@ FT_CONDITIONS = {
 CONDITIONS = (*icl_job.CONDITIONS, *FT_CONDITIONS)
 
 
+def conditions_of(config) -> tuple[str, ...]:
+  """`config.conditions`, also when given on the command line as "ft,ft+oracle"."""
+  return tuple(c.strip() for item in config.conditions for c in item.split(",") if c.strip())
+
+
 def check(config) -> None:
-  unknown = [c for c in config.conditions if c not in CONDITIONS]
+  unknown = [c for c in conditions_of(config) if c not in CONDITIONS]
   if unknown:
     raise ConfigError(f"conditions {unknown} are unknown; choose from {', '.join(CONDITIONS)}.")
   if not config.seeds:
@@ -118,7 +123,7 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path) -> None:
   name = config.dataset_name
-  todo = [c for c in config.conditions if c not in done_conditions(workdir, name, config.seed)]
+  todo = [c for c in conditions_of(config) if c not in done_conditions(workdir, name, config.seed)]
   if not todo:
     logging.info("Seed %d: every condition is done already.", config.seed)
     return
