@@ -24,7 +24,7 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   conditions = sorted(dict.fromkeys(s.condition for s in chosen), key=condition_rank)
   by_key = {(s.split, s.condition): s for s in chosen}
   width = 0.8 / len(conditions)
-  fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 3.6))
+  fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 4.0))
   colors = plt.get_cmap("tab10")
   for c, condition in enumerate(conditions):
     xs, means, errs = [], [], []
@@ -43,7 +43,8 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   ax.set_ylabel(f"accuracy ({normalization})")
   seeds = max(s.num_seeds for s in chosen)
   ax.set_title(f"{dataset} (dashed: chance; bars: mean ± s.e. over {seeds} seed{'s' * (seeds > 1)})", fontsize=9)
-  ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper right", frameon=False)
+  ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.1),
+            frameon=False)
   fig.tight_layout()
   path = pathlib.Path(path)
   fig.savefig(path, dpi=120)

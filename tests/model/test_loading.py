@@ -108,3 +108,22 @@ def test_check_sharded_as_catches_replicated_params(tiny_model):
   shardings = sharding.param_shardings(tiny_model.params, mesh, sharding.ShardingRules(fsdp_min_size=1024))
   with pytest.raises(AssertionError, match="not sharded as asked"):
     sharding.check_sharded_as(tiny_model.params, shardings)
+
+
+def test_orbax_checkpoint_override_round_trips(tiny_model, tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(tmp_path / "params", tiny_model.params)
+  loaded = loading.load_model({"name": "tiny", "checkpoint": str(tmp_path / "params")})
+  for want, got in zip(jax.tree.leaves(tiny_model.params), jax.tree.leaves(loaded.params)):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_checkpoint_of_another_model_is_refused(tiny_model, tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(tmp_path / "params", {"layer_0": tiny_model.params["layer_0"]})
+  with pytest.raises(ModelLoadError, match="Could not read an Orbax params checkpoint"):
+    loading.load_model({"name": "tiny", "checkpoint": str(tmp_path / "params")})
