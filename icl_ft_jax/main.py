@@ -94,13 +94,22 @@ class _DropLibraryChatter(logging.Filter):
     return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
 
 
+def _record_config(workdir: pathlib.Path, config: config_dict.ConfigDict) -> None:
+  """Writes `config.json`; a rerun with a different config keeps the first and adds a dated copy."""
+  text = config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
+  path = workdir / "config.json"
+  if path.is_file() and path.read_text() != text:
+    path = workdir / f"config-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+  path.write_text(text)
+
+
 def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
   """Validates `config`, then runs its job; returns the workdir."""
   validate(config)
   path = resolve_workdir(workdir, config.job)
   _log_to_file(path)
   if distributed.is_primary():
-    (path / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+    _record_config(path, config)
   logging.info("Running job %r in %s", config.job, path)
   importlib.import_module(JOBS[config.job]).run(config, path)
   return path

@@ -68,3 +68,15 @@ def test_parse_arg():
       "dataset": "simple_reversals", "size": "study", "seed": 3}
   with pytest.raises(ValueError, match="Unknown config arg 'colour'"):
     config_defaults.parse_arg("colour=red", dataset="x")
+
+
+def test_rerun_with_another_config_keeps_the_first_config(tmp_path):
+  config = config_dict.ConfigDict({"job": "datasets", "x": 1})
+  main._record_config(tmp_path, config)
+  main._record_config(tmp_path, config)
+  assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+  config.x = 2
+  main._record_config(tmp_path, config)
+  assert '"x": 1' in (tmp_path / "config.json").read_text()
+  (dated,) = [p for p in tmp_path.iterdir() if p.name != "config.json"]
+  assert '"x": 2' in dated.read_text()
