@@ -92,6 +92,10 @@ def build_context(documents: Sequence[schema.Document], config: ContextConfig, c
           f" {fitting:.3f} of them (--config.icl.subsample={fitting:.3f}) or set --config.icl.fit=subsample."
       )
     while tokens > budget:  # Token counts are not exactly proportional: shrink until it fits.
+      if len(chosen) == 1:  # Nothing left to drop: the loop would never end.
+        raise UserError(
+            f"Even one in-context document (with the instruction and demonstrations) takes {tokens} tokens,"
+            f" over the budget of {budget}; raise icl.max_context_tokens or shorten the framing text.")
       fraction *= 0.97 * budget / tokens
       chosen = ordered_documents(documents, fraction, config.seed)
       text = render(chosen, config)

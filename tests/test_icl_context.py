@@ -48,3 +48,9 @@ def test_bad_context_config():
     icl.ContextConfig(subsample=0.0)
   with pytest.raises(ConfigError, match="icl.fit"):
     icl.ContextConfig(fit="truncate")
+
+
+def test_subsample_policy_fails_when_nothing_fits():
+  # One document over the budget used to loop forever.
+  with pytest.raises(UserError, match="Even one in-context document"):
+    icl.build_context(DOCS, icl.ContextConfig(fit="subsample"), count_words, budget=3)
