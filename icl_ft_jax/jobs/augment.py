@@ -11,7 +11,7 @@ import json
 import logging
 import pathlib
 
-from icl_ft_jax import augment, sharding
+from icl_ft_jax import augment, distributed, sharding
 from icl_ft_jax.data import schema
 from icl_ft_jax.jobs import common
 from icl_ft_jax.model import loading
@@ -51,6 +51,8 @@ def run(config, workdir: pathlib.Path) -> None:
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh) if needs_model else None
   results = augment.run_strategies(loaded, mesh, dataset, augment_config)
+  if not distributed.is_primary():  # Every process computes; only process 0 writes (shared workdir).
+    return
   path = write_results(workdir, config.dataset_name, results, config)
   logging.info("Wrote %s", path)
   print(format_table(results))

@@ -36,3 +36,15 @@ def test_augment_job_writes_documents_quality_and_table(tmp_path, capsys):
   assert len(oracle_docs) == quality["strategies"]["oracle"]["statements"]
   table = capsys.readouterr().out
   assert "strategy" in table and "oracle" in table and "coverage" in table
+
+
+def test_augment_job_writes_only_on_process_zero(tmp_path, monkeypatch, capsys):
+  from icl_ft_jax import distributed  # pylint: disable=g-import-not-at-top
+
+  config = _config("simple_reversals")
+  config.augment.strategies = ("oracle",)
+  monkeypatch.setattr(distributed, "is_primary", lambda: False)
+  main.run(config, str(tmp_path))
+  assert not (tmp_path / "augmentation_quality.json").exists()
+  assert not (tmp_path / "augmented").exists()
+  assert "oracle" not in capsys.readouterr().out
