@@ -20,6 +20,7 @@ import logging
 import pathlib
 import sys
 
+import jax
 from absl import app, flags
 from ml_collections import config_dict, config_flags
 
@@ -71,6 +72,9 @@ def validate(config: config_dict.ConfigDict) -> None:
 def resolve_workdir(workdir: str | None, job: str) -> pathlib.Path:
   if workdir:
     path = pathlib.Path(workdir)
+  elif jax.process_count() > 1:
+    # Each process would stamp its own time: checkpoints and results would land in different folders.
+    raise UserError("A multi-host run needs an explicit --workdir, the same on every process.")
   else:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = pathlib.Path("runs") / f"{job}-{stamp}"

@@ -9,7 +9,7 @@ import pytest
 from ml_collections import config_dict
 
 from icl_ft_jax import config_defaults, main
-from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.errors import ConfigError, UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -80,3 +80,12 @@ def test_rerun_with_another_config_keeps_the_first_config(tmp_path):
   assert '"x": 1' in (tmp_path / "config.json").read_text()
   (dated,) = [p for p in tmp_path.iterdir() if p.name != "config.json"]
   assert '"x": 2' in dated.read_text()
+
+
+def test_multi_host_needs_an_explicit_workdir(monkeypatch, tmp_path):
+  import jax  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setattr(jax, "process_count", lambda: 2)
+  with pytest.raises(UserError, match="explicit --workdir"):
+    main.resolve_workdir(None, "icl")
+  assert main.resolve_workdir(str(tmp_path / "w"), "icl") == tmp_path / "w"
