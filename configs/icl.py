@@ -25,7 +25,7 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   config.conditions = ("pretrained", "icl")
   config.icl = defaults.icl()
   config.icl.seed = args["seed"]
-  if args["size"] == "study" and args["dataset"] in ("reversal_curse", "semantic_structure"):
+  if args["dataset"] == "semantic_structure" or (args["size"] == "study" and args["dataset"] == "reversal_curse"):
     config.icl.subsample = 0.125  # The study subsamples its largest datasets 8x in context.
     config.icl.fit = "subsample"
   config.scoring = defaults.scoring()

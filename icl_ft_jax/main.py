@@ -13,6 +13,7 @@ import os
 
 # TensorFlow (imported by the gemma library's kauldron) is not used for compute; keep it quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import datetime
 import importlib
