@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from icl_ft_jax.data import schema
+from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.report.records import ResultRecord
 from icl_ft_jax.scoring import NORMALIZATIONS, MCItem, QuestionScore, Scorer
 
@@ -37,7 +38,8 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
   splits = list(available) if not splits else list(splits)
   unknown = [s for s in splits if s not in available]
   if unknown:
-    raise ValueError(f"Dataset {dataset.name!r} has no split(s) {unknown}; it has {sorted(available)}.")
+    raise ConfigError(f"scoring.splits: dataset {dataset.name!r} has no split(s) {unknown};"
+                      f" it has {sorted(available)}.")
   chosen = {split: available[split][:max_questions] if max_questions else available[split] for split in splits}
   questions = [q for split in splits for q in chosen[split]]
   start = time.time()
