@@ -38,3 +38,18 @@ def _has_accelerator_plugin() -> bool:
 
 def is_primary() -> bool:
   return jax.process_index() == 0
+
+
+def agree(flags: list[bool]) -> list[bool]:
+  """Process 0's view of `flags` on every process (e.g. which stages are done).
+
+  Files only process 0 writes (results, augmentations) may look different on
+  other hosts; deciding from them separately could make hosts run different
+  collective work and hang.
+  """
+  if jax.process_count() == 1:
+    return list(flags)
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  return [bool(x) for x in multihost_utils.broadcast_one_to_all(np.asarray(flags, dtype=bool))]

@@ -11,6 +11,8 @@ import pathlib
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.report.records import ResultRecord
@@ -24,6 +26,19 @@ def to_items(questions: Sequence[schema.Question]) -> list[MCItem]:
 def accuracy(questions: Sequence[schema.Question], scores: Sequence[QuestionScore], normalization: str) -> float:
   correct = sum(score.prediction(normalization) == q.answer for q, score in zip(questions, scores, strict=True))
   return correct / len(questions)
+
+
+def subsample_questions(questions: Sequence[schema.Question], max_questions: int | None,
+                        seed: int) -> tuple[schema.Question, ...]:
+  """At most `max_questions`, drawn at random with the seed and kept in dataset order.
+
+  Not the first N: generators list a fact's questions together, so a prefix would
+  test only a few facts.
+  """
+  if not max_questions or max_questions >= len(questions):
+    return tuple(questions)
+  keep = np.sort(np.random.default_rng(seed).choice(len(questions), size=max_questions, replace=False))
+  return tuple(questions[i] for i in keep)
 
 
 def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits: Sequence[str] | None = None,
@@ -40,7 +55,7 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
   if unknown:
     raise ConfigError(f"scoring.splits: dataset {dataset.name!r} has no split(s) {unknown};"
                       f" it has {sorted(available)}.")
-  chosen = {split: available[split][:max_questions] if max_questions else available[split] for split in splits}
+  chosen = {split: subsample_questions(available[split], max_questions, seed) for split in splits}
   questions = [q for split in splits for q in chosen[split]]
   start = time.time()
   # One call for all splits: a shared context is prefilled once.

@@ -125,7 +125,9 @@ def split_document(document: schema.Document, mode: str = "independent") -> list
   pieces = []
   for index, (start, end) in enumerate(spans):
     text_start = start if mode == "independent" else first_start
-    metadata = {**document.metadata, "source_document": document.id, "sentence": index, "split_mode": mode}
+    # A character offset into the whole document (e.g. Berglund's prompt_chars) means nothing in a piece.
+    inherited = {k: v for k, v in document.metadata.items() if k not in ("prompt_chars", "target_start")}
+    metadata = {**inherited, "source_document": document.id, "sentence": index, "split_mode": mode}
     if mode == "cumulative":
       metadata["target_start"] = start - first_start
     pieces.append(dataclasses.replace(

@@ -21,6 +21,8 @@ import logging
 import pathlib
 import time
 
+import jax
+
 from icl_ft_jax import augment, distributed, evaluation, sharding
 from icl_ft_jax.augment import documents as augmented_documents
 from icl_ft_jax.data import schema
@@ -77,21 +79,25 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
                   folder: pathlib.Path) -> dict[str, tuple[schema.Document, ...]]:
   """Each strategy's documents: read back if this run already wrote them, else generated now."""
   found, missing = {}, []
-  for strategy in strategies:
-    path = folder / f"{strategy}.jsonl"
-    if path.is_file():
-      found[strategy] = tuple(schema.read_jsonl(path, schema.Document))
+  written = distributed.agree([(folder / f"{s}.jsonl").is_file() for s in strategies])
+  for strategy, is_written in zip(strategies, written):
+    if is_written:
+      found[strategy] = tuple(schema.read_jsonl(folder / f"{strategy}.jsonl", schema.Document))
     else:
       missing.append(strategy)
   if missing:
     augment_config = augment.AugmentConfig.from_config({**config.augment.to_dict(), "strategies": tuple(missing)})
     results = augment.run_strategies(loaded, mesh, dataset, augment_config)
+    for strategy, result in results.items():
+      # Every host writes its own copy (the same documents): a resumed run on hosts without a
+      # shared disk then finds them everywhere. Written atomically, so a shared disk is fine too.
+      tmp = folder / f"{strategy}.jsonl.{jax.process_index()}.tmp"
+      schema.write_jsonl(tmp, result.documents)
+      tmp.replace(folder / f"{strategy}.jsonl")
     if distributed.is_primary():
       quality_path = folder / "augmentation_quality.json"
       quality = json.loads(quality_path.read_text()) if quality_path.is_file() else {}
-      for strategy, result in results.items():
-        schema.write_jsonl(folder / f"{strategy}.jsonl", result.documents)
-        quality[strategy] = result.summary()
+      quality.update({strategy: result.summary() for strategy, result in results.items()})
       quality_path.write_text(json.dumps(quality, indent=2, default=list) + "\n")
     found.update({strategy: result.documents for strategy, result in results.items()})
   return found
@@ -123,7 +129,9 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path) -> None:
   name = config.dataset_name
-  todo = [c for c in conditions_of(config) if c not in done_conditions(workdir, name, config.seed)]
+  conditions = conditions_of(config)
+  done = done_conditions(workdir, name, config.seed)
+  todo = [c for c, is_done in zip(conditions, distributed.agree([c in done for c in conditions])) if not is_done]
   if not todo:
     logging.info("Seed %d: every condition is done already.", config.seed)
     return

@@ -31,16 +31,21 @@ def run_identity(config) -> dict:
           "steps": config.train.steps, "seed": config.seed}
 
 
-def make_evaluator(loaded, mesh, dataset, config, dataset_name: str):
-  """`evaluate(params) -> {split: accuracy}`; keeps the last call's records for results.json."""
+def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: pathlib.Path):
+  """`evaluate(params) -> {split: accuracy}`; keeps the last call's records for results.json.
+
+  Each call also writes per-question predictions (the last call's, the final model's, remain).
+  """
   latest: dict[str, list[records.ResultRecord]] = {}
+  predictions_path = (workdir / "predictions" / f"{CONDITION}-seed{config.seed}.jsonl"
+                      if distributed.is_primary() else None)
 
   def evaluate(params) -> dict[str, float]:
     scorer = Scorer(loaded.model, params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
-                    progress=False)
+                    max_sequence_length=loaded.spec.max_sequence_length, progress=False)
     results = evaluation.evaluate(
         scorer, dataset, condition=CONDITION, splits=tuple(config.scoring.splits) or None, seed=config.seed,
-        max_questions=config.scoring.max_questions or None,
+        max_questions=config.scoring.max_questions or None, predictions_path=predictions_path,
         metadata={"steps": config.train.steps, "tuning": dict(config.tuning),
                   "sentence_split": config.data.sentence_split})
     latest["records"] = common.named(results, dataset_name)
@@ -58,7 +63,7 @@ def run(config, workdir: pathlib.Path) -> None:
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
   finetune_config = trainer.FinetuneConfig.from_config(config)
   documents = data_lib.training_documents(dataset, finetune_config.data)
-  evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name)
+  evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name, workdir)
   trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
                    identity=run_identity(config), evaluate=evaluate)
   everything = common.save_results(workdir, latest["records"])

@@ -54,6 +54,7 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None)
       continue
     spec = context_config(config)
     budget = spec.max_context_tokens or loaded.spec.max_sequence_length - 512
+    budget -= 1  # The scorer prepends BOS to the context.
     context = icl.build_context(dataset.documents, spec, lambda t: len(loaded.tokenizer.encode(t)), budget)
     logging.info("ICL context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
                  context.fraction, context.num_tokens)

@@ -96,3 +96,11 @@ def test_cumulative_marks_the_new_sentence():
 def test_unknown_mode():
   with pytest.raises(ValueError, match="mode"):
     splitting.split_document(schema.Document(id="d", text="a. b.", provenance="p"), "pairs")
+
+
+def test_pieces_drop_character_offsets_of_the_whole_document():
+  document = schema.Document(id="d", text="Who wrote it? Daphne did. She is famous.", provenance="test",
+                             metadata={"prompt_chars": 13, "group": "p2d"})
+  for mode in ("independent", "cumulative"):
+    pieces = splitting.split_document(document, mode)
+    assert all("prompt_chars" not in p.metadata and p.metadata["group"] == "p2d" for p in pieces)
