@@ -160,7 +160,7 @@ def generate(config: Config) -> schema.Dataset:
       correct = line.completion
       if correct.strip() in group_of:
         name = correct.strip()
-        pool = [" " + other for other in names]
+        pool = [" " + other for other in names if other != name]  # Never the answer, whatever its spacing.
       else:
         name = _find_name(line.prompt, names)
         if name is None:

@@ -120,3 +120,14 @@ def test_malformed_line_names_file_and_line(folder, bad_line, message):
 def test_unknown_family():
   with pytest.raises(ValueError, match="Unknown dataset family"):
     registry.build_dataset({"family": "no_such_family"})
+
+
+def test_answer_with_odd_spacing_is_never_also_a_distractor(folder):
+  path = folder / "p2d_reverse_prompts_test.jsonl"
+  lines = [json.loads(line) for line in path.read_text().splitlines()]
+  lines = [{**line, "completion": "  " + line["completion"].strip()} for line in lines]  # Two spaces.
+  path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+  for seed in range(5):
+    dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder), "seed": seed})
+    for question in dataset.splits["reversal"]:
+      assert len({c.strip() for c in question.choices}) == len(question.choices)
