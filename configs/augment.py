@@ -15,13 +15,7 @@ from icl_ft_jax import config_defaults as defaults
 
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   args = defaults.parse_arg(arg, dataset="reversal_curse", size="cpu", seed=0)
-  config = config_dict.ConfigDict()
-  config.job = "augment"
-  config.seed = args["seed"]
-  config.model = defaults.model()
-  config.mesh = defaults.mesh()
-  config.dataset_name = args["dataset"]
-  config.dataset = defaults.dataset(args["dataset"], args["size"], args["seed"])
+  config = defaults.base("augment", args["dataset"], args["size"], args["seed"])
   config.augment = defaults.augment()
   config.augment.seed = args["seed"]
   return config

@@ -16,13 +16,7 @@ from icl_ft_jax import config_defaults as defaults
 
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   args = defaults.parse_arg(arg, dataset="simple_reversals", size="cpu", seed=0)
-  config = config_dict.ConfigDict()
-  config.job = "finetune"
-  config.seed = args["seed"]
-  config.model = defaults.model()
-  config.mesh = defaults.mesh()
-  config.dataset_name = args["dataset"]
-  config.dataset = defaults.dataset(args["dataset"], args["size"], args["seed"])
+  config = defaults.base("finetune", args["dataset"], args["size"], args["seed"])
   for section, value in defaults.finetune(args["dataset"], args["size"]).items():
     config[section] = value
   config.scoring = defaults.scoring()

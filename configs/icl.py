@@ -15,18 +15,8 @@ from icl_ft_jax import config_defaults as defaults
 
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   args = defaults.parse_arg(arg, dataset="reversal_curse", size="cpu", seed=0)
-  config = config_dict.ConfigDict()
-  config.job = "icl"
-  config.seed = args["seed"]
-  config.model = defaults.model()
-  config.mesh = defaults.mesh()
-  config.dataset_name = args["dataset"]
-  config.dataset = defaults.dataset(args["dataset"], args["size"], args["seed"])
+  config = defaults.base("icl", args["dataset"], args["size"], args["seed"])
   config.conditions = ("pretrained", "icl")
-  config.icl = defaults.icl()
-  config.icl.seed = args["seed"]
-  if args["dataset"] == "semantic_structure" or (args["size"] == "study" and args["dataset"] == "reversal_curse"):
-    config.icl.subsample = 0.125  # The study subsamples its largest datasets 8x in context.
-    config.icl.fit = "subsample"
+  config.icl = defaults.icl_for(args["dataset"], args["size"], args["seed"])
   config.scoring = defaults.scoring()
   return config

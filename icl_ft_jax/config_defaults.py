@@ -86,6 +86,28 @@ def parse_arg(arg: str | None, **defaults) -> dict:
   return result
 
 
+def base(job: str, dataset_name: str, size: str = "cpu", seed: int = 0) -> config_dict.ConfigDict:
+  """What every job's config has: the job, seed, model, mesh and dataset."""
+  config = config_dict.ConfigDict()
+  config.job = job
+  config.seed = seed
+  config.model = model()
+  config.mesh = mesh()
+  config.dataset_name = dataset_name
+  config.dataset = dataset(dataset_name, size, seed)
+  return config
+
+
+def icl_for(dataset_name: str, size: str, seed: int = 0) -> config_dict.ConfigDict:
+  """The ICL section, subsampled 8x in context where the study does it (its largest datasets)."""
+  section = icl()
+  section.seed = seed
+  if dataset_name == "semantic_structure" or (size == "study" and dataset_name == "reversal_curse"):
+    section.subsample = 0.125
+    section.fit = "subsample"
+  return section
+
+
 def icl() -> config_dict.ConfigDict:
   """How training documents become the context (see `icl_ft_jax.icl.ContextConfig`)."""
   return config_dict.ConfigDict({
@@ -174,19 +196,10 @@ def augment() -> config_dict.ConfigDict:
 
 def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> config_dict.ConfigDict:
   """A config for job `experiment`: every condition on one dataset over `seeds` seeds."""
-  config = config_dict.ConfigDict()
-  config.job = "experiment"
-  config.seed = 0  # Set per seed from `seeds`.
-  config.seeds = tuple(range(seeds))
+  config = base("experiment", dataset_name, size)
+  config.seeds = tuple(range(seeds))  # `seed` is set from these, one run each.
   config.conditions = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
-  config.model = model()
-  config.mesh = mesh()
-  config.dataset_name = dataset_name
-  config.dataset = dataset(dataset_name, size)
-  config.icl = icl()
-  if dataset_name == "semantic_structure" or (size == "study" and dataset_name == "reversal_curse"):
-    config.icl.subsample = 0.125  # The study subsamples its largest datasets 8x in context.
-    config.icl.fit = "subsample"
+  config.icl = icl_for(dataset_name, size)
   config.scoring = scoring()
   for section, value in finetune(dataset_name, size).items():
     config[section] = value
