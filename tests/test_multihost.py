@@ -74,3 +74,22 @@ def test_two_processes_train_like_one(tmp_path):
   np.testing.assert_allclose(losses(multi), losses(single), rtol=1e-5)
   assert _results_without_time(multi) == _results_without_time(single)
   assert (multi / "checkpoints").is_dir() or any(multi.glob("**/_CHECKPOINT_METADATA"))
+
+
+EXPERIMENT_ARGS = ["--config=configs/experiment.py:simple_reversals", "--config.model.name=tiny",
+                   "--config.conditions=pretrained,icl,ft,ft+oracle,ft+local", "--config.dataset.num_facts=4",
+                   "--config.dataset.articles_per_fact=2", "--config.train.steps=2", "--config.checkpoint.every_steps=1",
+                   "--config.scoring.batch_size=8", "--config.scoring.context_batch_size=8",
+                   "--config.augment.max_targets=2", "--config.augment.max_new_tokens=8",
+                   "--config.augment.samples_per_input=1"]
+
+
+@pytest.mark.slow
+def test_two_processes_run_the_experiment_like_one(tmp_path):
+  """Every stage, local augmentation (gemma's sampler) included, on two hosts."""
+  single, multi, _ = _run_single_and_distributed(EXPERIMENT_ARGS, tmp_path)
+  comparable = lambda path: [{**r, "metadata": {k: v for k, v in r["metadata"].items() if k != "train_seconds"}}
+                             for r in _results_without_time(path)]
+  assert len(comparable(single)) == 5 * 2 * 3  # Conditions x splits x normalisations.
+  assert comparable(multi) == comparable(single)
+  assert (multi / "plots" / "simple_reversals.png").is_file()
