@@ -19,13 +19,11 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from icl_ft_jax import sharding
 from icl_ft_jax.data import registry
 from icl_ft_jax.model import loading
 from icl_ft_jax.scoring import MCItem, Scorer
-from icl_ft_jax.scoring import scorer as scorer_lib
 
 
 class FullLogitsScorer(Scorer):

@@ -25,7 +25,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from icl_ft_jax.augment.parsing import mentions
 from icl_ft_jax.data import schema
 
 

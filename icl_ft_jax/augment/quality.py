@@ -43,11 +43,6 @@ class Quality:
     return {**dataclasses.asdict(self), "coverage": dict(self.coverage), "validity": round(self.validity, 4)}
 
 
-def _satisfies(claim: claims_lib.Claim, requirement: claims_lib.Requirement) -> bool:
-  return (claim.valid and claim.key == requirement.key
-          and (requirement.object_first is None or claim.object_first == requirement.object_first))
-
-
 def assess(dataset: schema.Dataset, statements: Sequence[str]) -> Quality:
   """Validity and coverage of `statements` as augmentation of `dataset`."""
   checker = claims_lib.checker_for(dataset)

@@ -145,9 +145,3 @@ def choice_text(template: str, lexicon: Lexicon, term: str, varied: str) -> str:
   """A test choice: the varied term (subject or object) in its template form."""
   fields = lexicon.fields(term, None) if varied == "subject" else lexicon.fields(None, term)
   return template.format(**fields)
-
-
-def term_form(lexicon: Lexicon, relation: str, term: str, varied: str) -> str:
-  """The surface word a choice shows for `term` (for checks and readers)."""
-  plural = varied == "subject" or relation in ("is_a", "has", "eats")
-  return lexicon.plural(term) if plural else lexicon[term]

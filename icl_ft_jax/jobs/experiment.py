@@ -15,7 +15,6 @@ interrupted fine-tuning run resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import pathlib

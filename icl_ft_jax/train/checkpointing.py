@@ -97,7 +97,3 @@ def check_run_identity(workdir: str | pathlib.Path, identity: Mapping[str, Any])
   tmp = path.with_suffix(".tmp")  # Atomic: another host may be reading it.
   tmp.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
   tmp.replace(path)
-
-
-def checkpoint_config(raw: Mapping[str, Any]) -> CheckpointConfig:
-  return CheckpointConfig(**dict(raw))

@@ -19,8 +19,7 @@ error that says which length to set.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -127,10 +126,6 @@ class Batches:
     self.config = config
     self.seed = seed
 
-  @property
-  def tokens_per_batch(self) -> int:
-    return self.config.rows * self.config.max_length
-
   def epoch_of(self, step: int) -> float:
     return step * self.config.batch_size / len(self.examples)
 
@@ -172,7 +167,3 @@ class Batches:
       placed.append((row, used[row], segments[row], example))
       used[row] += n
     return placed
-
-
-def data_config(raw: Mapping[str, Any]) -> DataConfig:
-  return DataConfig(**dict(raw))

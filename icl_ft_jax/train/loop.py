@@ -75,7 +75,3 @@ def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, confi
   if evaluate is not None:
     writer.write(config.steps, {f"eval/{k}": v for k, v in evaluate(state).items()})
   return state
-
-
-def loop_config(raw: Mapping) -> LoopConfig:
-  return LoopConfig(**dict(raw))

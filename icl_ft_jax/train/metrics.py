@@ -44,7 +44,3 @@ class MetricWriter:
       self._jsonl.close()
     if self._tensorboard is not None:
       self._tensorboard.close()
-
-
-def read_log(path: str | pathlib.Path) -> list[dict[str, float]]:
-  return [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]

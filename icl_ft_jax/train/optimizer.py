@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
 
 import optax
 
@@ -64,7 +62,3 @@ def make_optimizer(config: OptimizerConfig, total_steps: int) -> tuple[optax.Gra
     base = optax.sgd(schedule, momentum=config.b1 or None)
   parts = [optax.clip_by_global_norm(config.grad_clip_norm)] if config.grad_clip_norm else []
   return optax.chain(*parts, base), schedule
-
-
-def optimizer_config(raw: Mapping[str, Any]) -> OptimizerConfig:
-  return OptimizerConfig(**dict(raw))

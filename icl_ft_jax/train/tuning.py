@@ -101,9 +101,5 @@ def make_tuning(model, config: TuningConfig, *, seed: int = 0) -> Tuning:
   return Tuning(config=config, base_model=model, module=model, hidden_fn=forward.hidden_states, seed=seed)
 
 
-def tuning_config(raw: Mapping[str, Any]) -> TuningConfig:
-  return TuningConfig(**dict(raw))
-
-
 def count_params(tree) -> int:
   return sum(x.size for x in jax.tree.leaves(tree))
