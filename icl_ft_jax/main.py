@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import datetime
+import errno
 import importlib
 import logging
 import pathlib
@@ -27,6 +28,7 @@ from ml_collections import config_dict, config_flags
 
 from icl_ft_jax import distributed
 from icl_ft_jax.errors import ConfigError, UserError
+from icl_ft_jax.jobs import workdir as workdir_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:arg]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything (default: a new ./runs/<job>-<time>).")
@@ -36,7 +38,6 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the j
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto on TPU pods).")
 
 JOBS = {
-    "score_prompts": "icl_ft_jax.jobs.score_prompts",
     "datasets": "icl_ft_jax.jobs.datasets",
     "icl": "icl_ft_jax.jobs.icl",
     "finetune": "icl_ft_jax.jobs.finetune",
@@ -70,26 +71,14 @@ def validate(config: config_dict.ConfigDict) -> None:
     )
 
 
-def resolve_workdir(workdir: str | None, job: str) -> pathlib.Path:
-  if workdir:
-    path = pathlib.Path(workdir)
-  elif jax.process_count() > 1:
-    # Each process would stamp its own time: checkpoints and results would land in different folders.
-    raise UserError("A multi-host run needs an explicit --workdir, the same on every process.")
-  else:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = pathlib.Path("runs") / f"{job}-{stamp}"
-  path.mkdir(parents=True, exist_ok=True)
-  return path
-
-
-def _log_to_file(workdir: pathlib.Path) -> None:
+def _log_to_file(workdir: pathlib.Path) -> logging.Handler | None:
   if not distributed.is_primary():
-    return
+    return None
   handler = logging.FileHandler(workdir / "log.txt")
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(module)s: %(message)s"))
   handler.addFilter(_DropLibraryChatter())
   logging.getLogger().addHandler(handler)
+  return handler
 
 
 class _DropLibraryChatter(logging.Filter):
@@ -109,14 +98,21 @@ def _record_config(workdir: pathlib.Path, config: config_dict.ConfigDict) -> Non
 
 
 def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
-  """Validates `config`, then runs its job; returns the workdir."""
+  """Validates `config` (all of it, before anything is written), then runs its job; returns the workdir."""
   validate(config)
-  path = resolve_workdir(workdir, config.job)
-  _log_to_file(path)
-  if distributed.is_primary():
-    _record_config(path, config)
-  logging.info("Running job %r in %s", config.job, path)
-  importlib.import_module(JOBS[config.job]).run(config, path)
+  job = importlib.import_module(JOBS[config.job])
+  job.check(config)
+  with workdir_lib.claimed(workdir, config.job) as path:
+    handler = _log_to_file(path)
+    try:
+      if distributed.is_primary():
+        _record_config(path, config)
+      logging.info("Running job %r in %s", config.job, path)
+      job.run(config, path)
+    finally:
+      if handler is not None:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
   return path
 
 
@@ -134,8 +130,34 @@ def main(argv: list[str]) -> None:
   try:
     run(_CONFIG.value, _WORKDIR.value)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    _exit(f"error: {e}", 2)
+  except KeyboardInterrupt:
+    _exit("error: interrupted. Rerun the same command with the same --workdir to resume.", 130)
+  except Exception as e:  # pylint: disable=broad-except
+    message = environment_error(e)
+    if message is None:
+      raise
+    _exit(f"error: {message}", 1)
+
+
+def environment_error(error: BaseException) -> str | None:
+  """One line for a failure of the machine rather than the code (disk full, read-only disk), else None."""
+  seen = error
+  while seen is not None:
+    number = getattr(seen, "errno", None)
+    text = str(seen)
+    if number == errno.ENOSPC or "No space left on device" in text:
+      return ("the disk is full (No space left on device). Free some space, then rerun the same command with"
+              " the same --workdir to resume.")
+    if number in (errno.EROFS, errno.EACCES) or "Read-only file system" in text:
+      return f"cannot write ({getattr(seen, 'strerror', None) or text}): give a --workdir you can write to."
+    seen = seen.__cause__ or seen.__context__
+  return None
+
+
+def _exit(line: str, status: int) -> None:
+  print(" ".join(line.split()), file=sys.stderr)
+  sys.exit(status)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

@@ -85,7 +85,11 @@ def test_rerun_with_another_config_keeps_the_first_config(tmp_path):
 def test_multi_host_needs_an_explicit_workdir(monkeypatch, tmp_path):
   import jax  # pylint: disable=g-import-not-at-top
 
+  from icl_ft_jax.jobs import workdir  # pylint: disable=g-import-not-at-top
+
   monkeypatch.setattr(jax, "process_count", lambda: 2)
   with pytest.raises(UserError, match="explicit --workdir"):
-    main.resolve_workdir(None, "icl")
-  assert main.resolve_workdir(str(tmp_path / "w"), "icl") == tmp_path / "w"
+    with workdir.claimed(None, "icl"):
+      pass
+  with workdir.claimed(str(tmp_path / "w"), "icl") as path:
+    assert path == tmp_path / "w"

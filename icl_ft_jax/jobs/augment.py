@@ -44,9 +44,15 @@ def write_results(workdir: pathlib.Path, dataset_name: str, results: dict[str, a
   return path
 
 
+def check(config) -> augment.AugmentConfig:
+  """The dataset and the augment section, before the model loads or anything is written."""
+  common.build_dataset(config.dataset)
+  return augment.AugmentConfig.from_config(config.augment.to_dict())
+
+
 def run(config, workdir: pathlib.Path) -> None:
+  augment_config = check(config)
   dataset = common.build_dataset(config.dataset)
-  augment_config = augment.AugmentConfig.from_config(config.augment.to_dict())
   needs_model = any(s != "oracle" for s in augment_config.strategies)
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh) if needs_model else None

@@ -3,23 +3,56 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from icl_ft_jax import distributed
+from icl_ft_jax import distributed, sharding
 from icl_ft_jax.data import registry, schema
 from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.jobs import run_identity
 from icl_ft_jax.report import records
+
+
+_BUILT: dict[str, schema.Dataset] = {}  # The last dataset built: checking a config builds it once.
 
 
 def build_dataset(spec: Mapping[str, Any]) -> schema.Dataset:
   """The dataset a config section describes; bad fields are a one-line ConfigError."""
   spec = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
-  try:
-    return registry.build_dataset(spec)
-  except (ValueError, TypeError, FileNotFoundError) as e:
-    raise ConfigError(f"dataset: {e}") from None
+  key = json.dumps(spec, sort_keys=True, default=str)
+  if key not in _BUILT:
+    try:
+      dataset = registry.build_dataset(spec)
+    except (ValueError, TypeError, OSError) as e:
+      raise ConfigError(f"dataset: {e}") from None
+    _BUILT.clear()
+    _BUILT[key] = dataset
+  return _BUILT[key]
+
+
+def data_axis_size(config) -> int:
+  """The mesh's data axis, which every scoring batch must be a multiple of."""
+  return sharding.make_mesh(config.mesh.to_dict()).shape.get("data", 1)
+
+
+def check_scoring(config, dataset: schema.Dataset) -> None:
+  """The scoring section's values, checked before the model loads."""
+  scoring = config.scoring
+  data = data_axis_size(config)
+  for key in ("batch_size", "context_batch_size", "prefill_chunk"):
+    if key in scoring and scoring[key] < 1:
+      raise ConfigError(f"scoring.{key} must be >= 1, got {scoring[key]}.")
+  for key in ("batch_size", "context_batch_size"):
+    if key in scoring and scoring[key] % data:
+      raise ConfigError(f"scoring.{key} ({scoring[key]}) must be a multiple of the mesh's data axis ({data}).")
+  if scoring.max_questions < 0:
+    raise ConfigError(f"scoring.max_questions must be >= 0 (0 = every question), got {scoring.max_questions}.")
+  unknown = [s for s in scoring.splits if s not in dataset.splits]
+  if unknown:
+    raise ConfigError(f"scoring.splits: dataset {dataset.name!r} has no split(s) {unknown};"
+                      f" it has {sorted(dataset.splits)}.")
 
 
 def named(results: Sequence[records.ResultRecord], dataset_name: str) -> list[records.ResultRecord]:
@@ -32,3 +65,10 @@ def save_results(workdir: pathlib.Path, results: Sequence[records.ResultRecord])
   if not distributed.is_primary():
     return list(results)
   return records.write_results(workdir / "results.json", results)
+
+
+def save_condition(workdir: pathlib.Path, results: Sequence[records.ResultRecord], dataset_name: str,
+                   ident: Mapping[str, Any]) -> list[records.ResultRecord]:
+  """Saves one finished condition: its records under `dataset_name`, stamped with its identity."""
+  run_identity.record(workdir, [ident])
+  return save_results(workdir, run_identity.stamped(named(results, dataset_name), ident))

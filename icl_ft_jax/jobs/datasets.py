@@ -9,6 +9,13 @@ import pathlib
 
 from icl_ft_jax.data import export, schema
 from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.jobs import common
+
+
+def check(config) -> None:
+  """Every dataset builds (bad fields, missing files) before the workdir is made."""
+  for spec in config.datasets.values():
+    common.build_dataset(export.plain_spec(spec))
 
 
 def run(config, workdir: pathlib.Path) -> None:

@@ -8,8 +8,9 @@ documents: `ft+local`, `ft+global`, `ft+both` (local and global), `ft+oracle`
 Writes under the workdir: `results.json` (every record), `results.csv` (mean and
 standard error over seeds), `plots/<dataset>.png`, `augmented/seed<k>/<strategy>.jsonl`
 with `augmentation_quality.json`, and one fine-tuning folder per condition and
-seed under `ft/`. It is resumable: conditions whose records are in
-`results.json` are not redone, augmentations already written are reused, and an
+seed under `ft/`. It is resumable: conditions whose records in `results.json`
+carry this run's identity (model, dataset, settings, seed) are not redone,
+results of another run are refused, augmentations already written are reused, and an
 interrupted fine-tuning run resumes from its last checkpoint.
 """
 
@@ -27,7 +28,9 @@ from icl_ft_jax.augment import documents as augmented_documents
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import common
+from icl_ft_jax.jobs import finetune as finetune_job
 from icl_ft_jax.jobs import icl as icl_job
+from icl_ft_jax.jobs import run_identity
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import aggregate, plots, records
 from icl_ft_jax.scoring import Scorer
@@ -56,11 +59,22 @@ def check(config) -> None:
     raise ConfigError(f"conditions {unknown} are unknown; choose from {', '.join(CONDITIONS)}.")
   if not config.seeds:
     raise ConfigError("seeds is empty: give at least one seed.")
+  # Every section the chosen conditions use, before the model loads.
+  icl_job.context_config(config)
+  common.check_scoring(config, common.build_dataset(seeded(config, config.seeds[0]).dataset))
+  if any(c in FT_CONDITIONS for c in conditions_of(config)):
+    finetune_job.check_training(config)
+  if any(FT_CONDITIONS.get(c) for c in conditions_of(config)):
+    augment.AugmentConfig.from_config(config.augment.to_dict())
 
 
-def done_conditions(workdir: pathlib.Path, dataset_name: str, seed: int) -> set[str]:
-  return {r.condition for r in records.read_results(workdir / "results.json")
-          if r.dataset == dataset_name and r.seed == seed}
+def condition_identity(config, condition: str) -> dict:
+  return run_identity.condition_identity(config, condition, fine_tuned=condition in FT_CONDITIONS,
+                                         augmented=bool(FT_CONDITIONS.get(condition)))
+
+
+def expected_identities(config) -> dict[tuple[str, int], dict]:
+  return {(c, seed): condition_identity(seeded(config, seed), c) for seed in config.seeds for c in conditions_of(config)}
 
 
 def seeded(config, seed: int):
@@ -76,9 +90,17 @@ def seeded(config, seed: int):
 
 def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tuple[str, ...],
                   folder: pathlib.Path) -> dict[str, tuple[schema.Document, ...]]:
-  """Each strategy's documents: read back if this run already wrote them, else generated now."""
+  """Each strategy's documents: read back if this run wrote them with the same key, else generated now.
+
+  The key (`<strategy>.key`, beside the documents) hashes the augmentation config, model, dataset
+  and prompts, so a changed config regenerates instead of reusing stale documents.
+  """
   found, missing = {}, []
-  written = distributed.agree([(folder / f"{s}.jsonl").is_file() for s in strategies])
+  augment_config = augment.AugmentConfig.from_config(config.augment.to_dict())
+  keys = {s: augment.cache_key(augment_config, s, model=config.model.to_dict(), dataset=config.dataset.to_dict())
+          for s in strategies}
+  written = distributed.agree([(folder / f"{s}.jsonl").is_file() and (folder / f"{s}.key").is_file()
+                               and (folder / f"{s}.key").read_text().strip() == keys[s] for s in strategies])
   for strategy, is_written in zip(strategies, written):
     if is_written:
       found[strategy] = tuple(schema.read_jsonl(folder / f"{strategy}.jsonl", schema.Document))
@@ -93,6 +115,7 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
       tmp = folder / f"{strategy}.jsonl.{jax.process_index()}.tmp"
       schema.write_jsonl(tmp, result.documents)
       tmp.replace(folder / f"{strategy}.jsonl")
+      (folder / f"{strategy}.key").write_text(keys[strategy] + "\n")
     if distributed.is_primary():
       quality_path = folder / "augmentation_quality.json"
       quality = json.loads(quality_path.read_text()) if quality_path.is_file() else {}
@@ -126,25 +149,25 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
       metadata={"mix": dict(mix.record), "steps": config.train.steps, "train_seconds": round(seconds, 1)})
 
 
-def run_seed(loaded, mesh, config, workdir: pathlib.Path) -> None:
+def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:
   name = config.dataset_name
   conditions = conditions_of(config)
-  done = done_conditions(workdir, name, config.seed)
-  todo = [c for c, is_done in zip(conditions, distributed.agree([c in done for c in conditions])) if not is_done]
+  todo = [c for c, is_done in zip(conditions, distributed.agree([(c, config.seed) in done for c in conditions]))
+          if not is_done]
   if not todo:
     logging.info("Seed %d: every condition is done already.", config.seed)
     return
   dataset = common.build_dataset(config.dataset)
   for condition in [c for c in todo if c in icl_job.CONDITIONS]:
     results = icl_job.evaluate_conditions(loaded, mesh, dataset, config, (condition,), workdir)
-    common.save_results(workdir, common.named(results, name))
+    common.save_condition(workdir, results, name, condition_identity(config, condition))
   ft_todo = [c for c in todo if c in FT_CONDITIONS]
   strategies = tuple(dict.fromkeys(s for c in ft_todo for s in FT_CONDITIONS[c]))
   augmented = augmentations(loaded, mesh, dataset, config, strategies,
                             workdir / "augmented" / name / f"seed{config.seed}") if strategies else {}
   for condition in ft_todo:
     results = finetune_condition(loaded, mesh, dataset, config, condition, augmented, workdir, name)
-    common.save_results(workdir, common.named(results, name))
+    common.save_condition(workdir, results, name, condition_identity(config, condition))
 
 
 def report(workdir: pathlib.Path, dataset_name: str) -> None:
@@ -163,10 +186,11 @@ def report(workdir: pathlib.Path, dataset_name: str) -> None:
 
 def run(config, workdir: pathlib.Path) -> None:
   check(config)
+  done = run_identity.check(workdir, expected_identities(config))  # Before the model loads.
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh)
   for seed in config.seeds:
-    run_seed(loaded, mesh, seeded(config, seed), workdir)
+    run_seed(loaded, mesh, seeded(config, seed), workdir, done)
   if distributed.is_primary():
     (workdir / "plots").mkdir(exist_ok=True)
     report(workdir, config.dataset_name)

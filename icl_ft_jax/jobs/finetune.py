@@ -13,7 +13,7 @@ import pathlib
 import jax
 
 from icl_ft_jax import distributed, evaluation, sharding
-from icl_ft_jax.jobs import common
+from icl_ft_jax.jobs import common, run_identity
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
@@ -24,7 +24,7 @@ from icl_ft_jax.train import trainer
 CONDITION = "ft"
 
 
-def run_identity(config) -> dict:
+def run_identity_of(config) -> dict:
   """The config sections that decide what a checkpoint in this workdir means."""
   return {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "data": config.data.to_dict(),
           "tuning": config.tuning.to_dict(), "optimizer": config.optimizer.to_dict(),
@@ -48,25 +48,40 @@ def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: pa
         max_questions=config.scoring.max_questions or None, predictions_path=predictions_path,
         metadata={"steps": config.train.steps, "tuning": dict(config.tuning),
                   "sentence_split": config.data.sentence_split})
-    latest["records"] = common.named(results, dataset_name)
+    latest["records"] = results
     return {f"{r.split}/{r.normalization}": r.accuracy for r in results}
 
   return evaluate, latest
 
 
+def check_training(config) -> trainer.FinetuneConfig:
+  """The fine-tuning sections as typed configs, and the batch against the mesh, before any work."""
+  finetune_config = trainer.FinetuneConfig.from_config(config)
+  trainer.check_batch_fits_mesh(finetune_config.data, sharding.make_mesh(config.mesh.to_dict()))
+  return finetune_config
+
+
+def check(config) -> None:
+  check_training(config)
+  common.check_scoring(config, common.build_dataset(config.dataset))
+
+
 def run(config, workdir: pathlib.Path) -> None:
-  checkpointing.check_run_identity(workdir, run_identity(config))  # Before any slow work.
+  finetune_config = check_training(config)  # Before anything is written to the workdir.
   dataset = common.build_dataset(config.dataset)
+  common.check_scoring(config, dataset)
   dataset_name = config.get("dataset_name", dataset.name)
+  ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
+  run_identity.check(workdir, {(CONDITION, config.seed): ident})
+  checkpointing.check_run_identity(workdir, run_identity_of(config))  # Before any slow work.
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh, seed=config.seed)
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
-  finetune_config = trainer.FinetuneConfig.from_config(config)
   documents = data_lib.training_documents(dataset, finetune_config.data)
   evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name, workdir)
   trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
-                   identity=run_identity(config), evaluate=evaluate)
-  everything = common.save_results(workdir, latest["records"])
+                   identity=run_identity_of(config), evaluate=evaluate)
+  everything = common.save_condition(workdir, latest["records"], dataset_name, ident)
   if distributed.is_primary():
     print(records.format_table(everything))
     print(f"\nResults: {workdir / 'results.json'}")

@@ -1,19 +1,22 @@
 """Job `icl`: the pretrained baseline (no context) and in-context learning on a dataset.
 
-Writes `results.json` (one record per split x condition x normalisation) and
-prints the comparison table.
+Writes `results.json` (one record per split x condition x normalisation, each
+condition as it finishes) and prints the comparison table. A rerun in the same
+workdir skips the conditions done with the same identity.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import pathlib
 
 import jax
 
 from icl_ft_jax import distributed, evaluation, icl, sharding
-from icl_ft_jax.errors import ConfigError
-from icl_ft_jax.jobs import common
+from icl_ft_jax.errors import ConfigError, UserError
+from icl_ft_jax.jobs import common, run_identity
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
@@ -32,16 +35,41 @@ def make_scorer(loaded, mesh, config, *, with_context: bool) -> Scorer:
                 prefill_chunk=config.scoring.prefill_chunk)
 
 
-def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None) -> list[records.ResultRecord]:
+def fitted_context(loaded, dataset, config) -> icl.Context:
+  """The ICL context in the model's window; a too-long one is refused with a subsample that fits."""
+  spec = context_config(config)
+  budget = spec.max_context_tokens or loaded.spec.max_sequence_length - 512
+  budget -= 1  # The scorer prepends BOS to the context.
+  count = lambda t: len(loaded.tokenizer.encode(t))
+  try:
+    context = icl.build_context(dataset.documents, spec, count, budget)
+  except UserError as e:
+    if spec.fit != "error" or "budget" not in str(e):
+      raise
+    fitting = icl.build_context(dataset.documents, dataclasses.replace(spec, fit="subsample"), count, budget)
+    fraction = math.floor(fitting.fraction * 1000) / 1000  # Rounded down: smaller fractions nest, so it fits.
+    raise UserError(f"The in-context documents are over the budget of {budget} tokens; set"
+                    f" --config.icl.subsample={fraction:g} (fits: {len(fitting.document_ids)} of"
+                    f" {len(dataset.documents)} documents) or --config.icl.fit=subsample.") from None
+  logging.info("ICL context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
+               context.fraction, context.num_tokens)
+  return context
+
+
+def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None,
+                        context: icl.Context | None = None) -> list[records.ResultRecord]:
   """Scores `dataset` under each of `conditions` ("pretrained", "icl").
 
   With a `workdir`, process 0 writes per-question predictions to
-  `workdir/predictions/<condition>-seed<seed>.jsonl`.
+  `workdir/predictions/<condition>-seed<seed>.jsonl`. The ICL context is built
+  first (before any scoring), unless given.
   """
   unknown = [c for c in conditions if c not in CONDITIONS]
   if unknown:
     raise ConfigError(f"conditions {unknown} are not ICL-stage conditions {CONDITIONS}.")
-  common = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
+  if "icl" in conditions and context is None:
+    context = fitted_context(loaded, dataset, config)
+  shared = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
                 max_questions=config.scoring.max_questions or None)
   predictions = lambda condition: (workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
                                    if workdir is not None and distributed.is_primary() else None)
@@ -50,29 +78,41 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None)
     if condition == "pretrained":
       scorer = make_scorer(loaded, mesh, config, with_context=False)
       results += evaluation.evaluate(scorer, dataset, condition="pretrained",
-                                     predictions_path=predictions("pretrained"), **common)
+                                     predictions_path=predictions("pretrained"), **shared)
       continue
-    spec = context_config(config)
-    budget = spec.max_context_tokens or loaded.spec.max_sequence_length - 512
-    budget -= 1  # The scorer prepends BOS to the context.
-    context = icl.build_context(dataset.documents, spec, lambda t: len(loaded.tokenizer.encode(t)), budget)
-    logging.info("ICL context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
-                 context.fraction, context.num_tokens)
     scorer = make_scorer(loaded, mesh, config, with_context=True)
     results += evaluation.evaluate(
         scorer, dataset, condition="icl", context=context.text,
         metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4)},
-        predictions_path=predictions("icl"), **common)
+        predictions_path=predictions("icl"), **shared)
   return results
 
 
+def check(config) -> None:
+  """Everything but the model: conditions, context settings, dataset and scoring."""
+  unknown = [c for c in config.conditions if c not in CONDITIONS]
+  if unknown:
+    raise ConfigError(f"conditions {unknown} are unknown; choose from {', '.join(CONDITIONS)}.")
+  context_config(config)
+  common.check_scoring(config, common.build_dataset(config.dataset))
+
+
 def run(config, workdir: pathlib.Path) -> None:
+  check(config)
   dataset = common.build_dataset(config.dataset)
-  mesh = sharding.make_mesh(config.mesh.to_dict())
-  loaded = loading.load_model(config.model, mesh=mesh)
-  logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
-  results = evaluate_conditions(loaded, mesh, dataset, config, tuple(config.conditions), workdir)
-  everything = common.save_results(workdir, common.named(results, config.dataset_name))
+  name = config.dataset_name
+  idents = {c: run_identity.condition_identity(config, c) for c in config.conditions}
+  done = run_identity.check(workdir, {(c, config.seed): i for c, i in idents.items()})
+  todo = [c for c, is_done in zip(config.conditions, distributed.agree(
+      [(c, config.seed) in done for c in config.conditions])) if not is_done]
+  if todo:
+    mesh = sharding.make_mesh(config.mesh.to_dict())
+    loaded = loading.load_model(config.model, mesh=mesh)
+    logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))
+    context = fitted_context(loaded, dataset, config) if "icl" in todo else None
+    for condition in todo:  # Each saved as it finishes.
+      results = evaluate_conditions(loaded, mesh, dataset, config, (condition,), workdir, context)
+      common.save_condition(workdir, results, name, idents[condition])
   if distributed.is_primary():
-    print(records.format_table(everything))
+    print(records.format_table(records.read_results(workdir / "results.json")))
     print(f"\nResults: {workdir / 'results.json'}")

@@ -41,6 +41,13 @@ class FinetuneConfig:
   def from_config(cls, config: Mapping[str, Any]) -> FinetuneConfig:
     """From an experiment config with sections data, tuning, optimizer, checkpoint, train."""
     section = lambda name: dict(config[name]) if name in config else {}
+    try:
+      return cls._from_sections(config, section)
+    except TypeError as e:  # An unknown or missing field in a section.
+      raise ConfigError(f"fine-tuning config: {e}") from None
+
+  @classmethod
+  def _from_sections(cls, config, section) -> FinetuneConfig:
     return cls(seed=int(config.get("seed", 0)),
                data=data_lib.DataConfig(**section("data")),
                tuning=tuning_lib.TuningConfig(**section("tuning")),
@@ -56,7 +63,7 @@ class FinetuneResult:
   resumed_from: int | None  # The checkpoint step training resumed from.
 
 
-def _check_batch_fits_mesh(config: data_lib.DataConfig, mesh) -> None:
+def check_batch_fits_mesh(config: data_lib.DataConfig, mesh) -> None:
   split = 1
   for axis in step_lib.BATCH_AXES:
     split *= mesh.shape.get(axis, 1)
@@ -80,7 +87,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
       end; returns named scalars to log.
   """
   workdir = pathlib.Path(workdir)
-  _check_batch_fits_mesh(config.data, mesh)
+  check_batch_fits_mesh(config.data, mesh)
   checkpointing.check_run_identity(workdir, identity)
   examples = data_lib.tokenize(loaded.tokenizer, documents, config.data)
   batches = data_lib.Batches(examples, config.data, config.seed)
