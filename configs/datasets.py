@@ -19,6 +19,6 @@ def get_config() -> ml_collections.ConfigDict:
   # Every generation field is listed (study sizes), so each can be overridden by flag.
   config.datasets = ml_collections.ConfigDict({
       name: config_defaults.dataset(name, "study")
-      for name in ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
+      for name in ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure", "process_knowledge")
   })
   return config

@@ -41,6 +41,11 @@ DATASET_PRESETS = {
         "cpu": {"family": "semantic_structure", "num_documents": 400, "num_rephrasing_questions": 60,
                 "num_reversal_questions": 60, "num_syllogism_questions": 80},
     },
+    "process_knowledge": {
+        "study": {"family": "process_knowledge"},
+        "cpu": {"family": "process_knowledge", "num_primitives": 4, "statements_per_rule": 2,
+                "num_worked_examples": 36, "num_compositional_questions": 40, "num_in_distribution_questions": 40},
+    },
 }
 
 
@@ -139,6 +144,8 @@ FINETUNE_SCHEDULES = {
     "simple_reversals": (60, 300, 32, "none"),
     "simple_syllogisms": (60, 200, 64, "independent"),
     "semantic_structure": (100, 1000, 512, "none"),
+    # Worked examples stay whole (a derivation split into sentences loses its steps); up to ~490 tokens.
+    "process_knowledge": (60, 500, 640, "none"),
 }
 
 

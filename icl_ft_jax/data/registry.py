@@ -22,6 +22,7 @@ FAMILIES: dict[str, str] = {
     "simple_reversals": "icl_ft_jax.data.simple_reversals",
     "simple_syllogisms": "icl_ft_jax.data.syllogisms",
     "semantic_structure": "icl_ft_jax.data.semantic_structure",
+    "process_knowledge": "icl_ft_jax.data.process_knowledge",
 }
 
 
