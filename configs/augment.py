@@ -16,6 +16,6 @@ from icl_ft_jax import config_defaults as defaults
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   args = defaults.parse_arg(arg, dataset="reversal_curse", size="cpu", seed=0)
   config = defaults.base("augment", args["dataset"], args["size"], args["seed"])
-  config.augment = defaults.augment()
+  config.augment = defaults.augment(args["size"])
   config.augment.seed = args["seed"]
   return config

@@ -180,17 +180,22 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
   return dict(sections.items())
 
 
-def augment() -> config_dict.ConfigDict:
-  """Fields of `icl_ft_jax.augment.AugmentConfig` (sampling and filter fields flattened)."""
+def augment(size: str = "cpu") -> config_dict.ConfigDict:
+  """Fields of `icl_ft_jax.augment.AugmentConfig` (sampling and filter fields flattened).
+
+  `size="study"` gives global reasoning traces of the study's length (about 1k tokens).
+  """
   return config_dict.ConfigDict({
       "strategies": ("local", "global", "oracle"),
       "temperature": 0.8,  # 0 = greedy (one sample per input).
       "samples_per_input": 4,
-      "max_new_tokens": 48,
+      "max_new_tokens": 48,  # Per sentence of the local unit (a document gets this times its sentences).
       "batch_size": 8,  # A multiple of the mesh's data axis.
       "prompt_buckets": (128, 256, 512),  # Local prompts and global suffixes are padded to these.
-      "num_shots": 2,
-      "unit": "document",  # Local targets: "document" or "sentence".
+      "num_shots": 4,  # Generic worked examples in the local prompt (all four).
+      "family_examples": False,  # Ablation: the family's own worked examples first (recorded).
+      "unit": "sentence",  # Local targets: "sentence" (the study's) or "document".
+      "global_max_new_tokens": 1024 if size == "study" else 128,  # One global reasoning trace.
       "max_targets": 0,  # Per strategy; 0 = every target.
       "global_context_tokens": 0,  # 0 = the model's window minus room for the generation.
       "prefill_chunk": 1024,

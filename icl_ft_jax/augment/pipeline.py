@@ -5,11 +5,14 @@
     results["local"].quality.validity
 
 Strategies:
-  * `local`: one few-shot prompt per target (a training document, or each sentence
-    with `unit="sentence"`); the model writes what follows from it alone.
-  * `global`: the training set in context (subsampled to fit), prefilled once, then
-    one open block per target document; the model writes the inferences linking it
-    to the rest.
+  * `local`: one prompt per target (each sentence of the training documents by
+    default, as in the study; whole documents with `unit="document"`); the model
+    writes what follows from it alone. `max_new_tokens` is per sentence: a document
+    target gets it times its sentence count.
+  * `global`: the training set in context (subsampled only if it does not fit; the
+    fraction is recorded), prefilled once, then one target document; the model writes
+    a long reasoning trace (`global_max_new_tokens`, not cut at a blank line) on the
+    consequences linking it to the rest, and every statement in it is filtered.
   * `oracle`: templated ground truth (`oracle.py`), the control; no model.
 """
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -42,8 +47,10 @@ class AugmentConfig:
   Attributes:
     strategies: Any of "local", "global", "oracle".
     sampling: Temperature, samples per input, static shapes.
-    num_shots: Worked examples in each prompt.
-    unit: Local targets: whole training documents or their sentences.
+    num_shots: Generic worked examples in each local prompt (there are four).
+    family_examples: Ablation: the family's own worked examples first (recorded in the results).
+    unit: Local targets: each sentence of the training documents, or whole documents.
+    global_max_new_tokens: Length of each global reasoning trace (the study: about 1k).
     max_targets: Targets per strategy, drawn at random with the seed (0 = all).
     global_context_tokens: Budget for the global context (0 = the model's window minus room
       for the suffix and the generation).
@@ -54,8 +61,10 @@ class AugmentConfig:
 
   strategies: tuple[str, ...] = STRATEGIES
   sampling: sampling.SamplingConfig = sampling.SamplingConfig()
-  num_shots: int = 2
-  unit: str = "document"
+  num_shots: int = len(prompts.GENERIC_EXAMPLES)
+  family_examples: bool = False
+  unit: str = "sentence"
+  global_max_new_tokens: int = 128
   max_targets: int = 0
   global_context_tokens: int = 0
   prefill_chunk: int = 1024
@@ -70,6 +79,8 @@ class AugmentConfig:
       raise ConfigError(f"augment.unit must be one of {UNITS}, got {self.unit!r}.")
     if self.num_shots < 0 or self.max_targets < 0:
       raise ConfigError("augment.num_shots and augment.max_targets must be >= 0.")
+    if self.global_max_new_tokens < 1:
+      raise ConfigError(f"augment.global_max_new_tokens must be >= 1, got {self.global_max_new_tokens}.")
 
   @classmethod
   def from_config(cls, config: Mapping[str, Any]) -> AugmentConfig:
@@ -92,7 +103,7 @@ class AugmentConfig:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AugmentationResult:
-  """One strategy's augmented documents, how they were filtered, and their quality."""
+  """One strategy's augmented documents, how they were made and filtered, and their quality."""
 
   strategy: str
   documents: tuple[schema.Document, ...]
@@ -105,6 +116,7 @@ class AugmentationResult:
   targets_with_valid_reversal: int  # ... with a valid statement that names the object first.
   seconds: float
   generations: tuple[sampling.Generation, ...] = ()  # Raw samples (for inspection), model strategies only.
+  setup: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # Prompt examples, unit, tokens, context.
 
   @property
   def statements_per_target(self) -> float:
@@ -112,13 +124,27 @@ class AugmentationResult:
 
   def summary(self) -> dict[str, Any]:
     return {
-        "strategy": self.strategy, "targets": self.num_targets, "generations": self.num_generations,
-        "candidates": self.num_candidates, "statements": len(self.documents),
+        "strategy": self.strategy, "setup": dict(self.setup), "targets": self.num_targets,
+        "generations": self.num_generations, "candidates": self.num_candidates, "statements": len(self.documents),
         "statements_per_target": round(self.statements_per_target, 3), "dropped": dict(self.dropped),
         "targets_with_valid": self.targets_with_valid,
         "targets_with_valid_reversal": self.targets_with_valid_reversal,
         "seconds": round(self.seconds, 1), "quality": self.quality.to_json(),
     }
+
+
+def cache_record(config: AugmentConfig, strategy: str, *, model: Mapping[str, Any],
+                 dataset: Mapping[str, Any]) -> dict[str, Any]:
+  """What one strategy's generated documents depend on: its config, the model, the dataset, the prompts."""
+  fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "strategies"}
+  return {"strategy": strategy, "augment": fields, "model": dict(model), "dataset": dict(dataset),
+          "prompts": prompts.fingerprint()}
+
+
+def cache_key(config: AugmentConfig, strategy: str, *, model: Mapping[str, Any], dataset: Mapping[str, Any]) -> str:
+  """A hash of `cache_record`: files written under another key are stale and must be regenerated."""
+  record = cache_record(config, strategy, model=model, dataset=dataset)
+  return hashlib.sha256(json.dumps(record, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 def local_targets(dataset: schema.Dataset, config: AugmentConfig) -> list[schema.Document]:
@@ -136,7 +162,8 @@ def _subsample(documents: list[schema.Document], config: AugmentConfig) -> list[
 
 
 def _finish(strategy: str, dataset: schema.Dataset, targets: Sequence[schema.Document],
-            generations: Sequence[sampling.Generation], config: AugmentConfig, start: float) -> AugmentationResult:
+            generations: Sequence[sampling.Generation], config: AugmentConfig, start: float, *,
+            setup: Mapping[str, Any] | None = None, trace: bool = False) -> AugmentationResult:
   """Parses and filters each target's samples into documents, then assesses them."""
   by_target: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
   for g in generations:
@@ -145,7 +172,7 @@ def _finish(strategy: str, dataset: schema.Dataset, targets: Sequence[schema.Doc
   docs, dropped, candidates, with_valid, with_reversal = [], collections.Counter(), 0, 0, 0
   for index, target in enumerate(targets):
     parsed = parsing.parse(by_target[index], target.text, documents_lib.source_entities(dataset, target),
-                           config.filters)
+                           config.filters, trace=trace)
     dropped.update(parsed.dropped)
     candidates += parsed.num_candidates
     found = [checker.claims(s.text) for s in parsed.kept]
@@ -159,35 +186,52 @@ def _finish(strategy: str, dataset: schema.Dataset, targets: Sequence[schema.Doc
       num_candidates=candidates, dropped={r: dropped[r] for r in parsing.DROP_REASONS},
       quality=quality.assess(dataset, [d.text for d in docs]), targets_with_valid=with_valid,
       targets_with_valid_reversal=with_reversal, seconds=time.time() - start,
-      generations=tuple(generations))
+      generations=tuple(generations), setup=dict(setup or {}))
+
+
+def _examples(dataset: schema.Dataset, config: AugmentConfig) -> tuple[prompts.WorkedExample, ...]:
+  return prompts.examples_for(dataset.info.get("family", dataset.name), config.num_shots, config.family_examples)
+
+
+def local_max_new_tokens(targets: Sequence[schema.Document], config: AugmentConfig) -> int:
+  """`max_new_tokens` per sentence of the unit: a document of n sentences gets n times as many."""
+  sentences = max((len(splitting.sentence_spans(t.text)) for t in targets), default=1)
+  return config.sampling.max_new_tokens * max(1, sentences)
 
 
 def run_local(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, progress: bool = True
               ) -> AugmentationResult:
   start = time.time()
   targets = local_targets(dataset, config)
-  examples = prompts.examples_for(dataset.info.get("family", dataset.name), config.num_shots)
-  sampler = sampling.LocalSampler(loaded, mesh, config.sampling, progress=progress)
+  examples = _examples(dataset, config)
+  tokens = local_max_new_tokens(targets, config)
+  sampler = sampling.LocalSampler(loaded, mesh, dataclasses.replace(config.sampling, max_new_tokens=tokens),
+                                  progress=progress)
   generations = sampler.sample([prompts.local_prompt(t.text, examples) for t in targets])
-  return _finish("local", dataset, targets, generations, config, start)
+  setup = {"unit": config.unit, "examples": "family" if config.family_examples else "generic",
+           "worked_examples": [e.statement for e in examples], "max_new_tokens": tokens}
+  return _finish("local", dataset, targets, generations, config, start, setup=setup)
 
 
 def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, progress: bool = True
                ) -> AugmentationResult:
+  """The training set in context (as much as fits, recorded), then a long reasoning trace per target."""
   start = time.time()
   targets = _subsample(list(dataset.documents), config)
-  examples = prompts.examples_for(dataset.info.get("family", dataset.name), config.num_shots)
   suffixes = [prompts.global_suffix(t) for t in targets]
-  room = max(config.sampling.prompt_buckets) + config.sampling.max_new_tokens + 128
+  sampling_config = dataclasses.replace(config.sampling, max_new_tokens=config.global_max_new_tokens)
+  room = max(config.sampling.prompt_buckets) + config.global_max_new_tokens + 128
   budget = config.global_context_tokens or loaded.spec.max_sequence_length - room
-  spec = prompts.global_context_config(examples, config.sampling.seed, budget)
+  spec = prompts.global_context_config(config.sampling.seed, budget)
   context = icl.build_context(dataset.documents, spec, lambda t: len(loaded.tokenizer.encode(t)), budget)
   logging.info("Global augmentation context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
                context.fraction, context.num_tokens)
-  sampler = sampling.SharedContextSampler(loaded, mesh, config.sampling, prefill_chunk=config.prefill_chunk,
-                                          progress=progress)
+  sampler = sampling.SharedContextSampler(loaded, mesh, sampling_config, prefill_chunk=config.prefill_chunk,
+                                          progress=progress, stop_at_blank_line=False)
   generations = sampler.sample(context.text, suffixes)
-  return _finish("global", dataset, targets, generations, config, start)
+  setup = {"context_documents": len(context.document_ids), "context_fraction": round(context.fraction, 4),
+           "context_tokens": context.num_tokens, "max_new_tokens": config.global_max_new_tokens}
+  return _finish("global", dataset, targets, generations, config, start, setup=setup, trace=True)
 
 
 def run_oracle(dataset: schema.Dataset, config: AugmentConfig) -> AugmentationResult:

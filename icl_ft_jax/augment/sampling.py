@@ -186,7 +186,7 @@ class SharedContextSampler:
   """
 
   def __init__(self, loaded, mesh: jax.sharding.Mesh, config: SamplingConfig, *, prefill_chunk: int = 1024,
-               progress: bool = True):
+               progress: bool = True, stop_at_blank_line: bool = True):
     from gemma import gm  # pylint: disable=g-import-not-at-top
 
     self.loaded, self.config, self.progress = loaded, config, progress
@@ -195,7 +195,8 @@ class SharedContextSampler:
                                      batch_size=config.batch_size,
                                      max_sequence_length=loaded.spec.max_sequence_length,
                                      prefill_chunk=prefill_chunk, progress=False)
-    self._end_tokens = _end_tokens(loaded.tokenizer)
+    # A long reasoning trace (global augmentation) may hold blank lines: then only EOS ends it.
+    self._end_tokens = _end_tokens(loaded.tokenizer)[:None if stop_at_blank_line else -1]
     self._gm_text = gm.text
     self._start = jax.jit(self._start_impl)
 

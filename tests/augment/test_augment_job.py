@@ -23,10 +23,14 @@ def test_augment_job_writes_documents_quality_and_table(tmp_path, capsys):
   config.augment.max_targets = 3
   config.augment.samples_per_input = 2
   config.augment.max_new_tokens = 6
+  config.augment.global_max_new_tokens = 8
   config.augment.batch_size = 8  # The mesh's data axis spans all eight devices.
   main.run(config, str(tmp_path))
   quality = json.loads((tmp_path / "augmentation_quality.json").read_text())
   assert set(quality["strategies"]) == {"local", "global", "oracle"}
+  local_setup = quality["strategies"]["local"]["setup"]
+  assert local_setup["unit"] == "sentence" and local_setup["examples"] == "generic"
+  assert quality["strategies"]["global"]["setup"]["context_fraction"] == 1.0
   assert quality["strategies"]["oracle"]["quality"]["validity"] == 1.0
   for strategy in ("local", "global"):
     summary = quality["strategies"][strategy]

@@ -29,7 +29,7 @@ def test_block_ends_at_blank_line_or_next_example():
     ("The director of the film 'The Glass Orchard' is Daphne", "unfinished"),
     ("Daphne Barrington " + "very " * 60 + "famous.", "too_long"),
     ("Records show that Daphne Barrington is the director of the film 'The Glass Orchard'", "copied_source"),
-    ("Marguerite Osterfeld invented the folding kayak.", "copied_example"),
+    ("Orsolya Tarrant invented the clockwork loom.", "copied_example"),
     ("The weather was lovely all week long.", "off_topic"),
 ])
 def test_each_filter_drops_its_case(text, reason):
@@ -75,9 +75,37 @@ def test_provenance_and_mix():
   assert mix.record == {"original": 1, "local": 1, "oracle": 0, "total": 2}
 
 
-def test_local_prompt_ends_with_the_open_target_block():
-  examples = prompts.examples_for("simple_reversals", 2)
-  assert [e.kind for e in examples] == ["comparison", "comparison"]
-  prompt = prompts.local_prompt("glon are taller than femp.", examples)
+def test_local_prompt_is_one_generic_prompt_ending_with_the_open_target_block():
+  generic = prompts.examples_for("simple_reversals", 4)
+  assert generic == prompts.examples_for("semantic_structure", 4) == prompts.GENERIC_EXAMPLES
+  prompt = prompts.local_prompt("glon are taller than femp.", generic)
   assert prompt.endswith("Statement: glon are taller than femp.\nRephrased and reversed:\n")
-  assert prompt.count("Statement:") == 3 and "\n\n" in prompt
+  assert prompt.count("Statement:") == 5 and "\n\n" in prompt
+  # The ablation puts the family's own examples first.
+  assert [e.kind for e in prompts.examples_for("simple_reversals", 3, family_examples=True)] == [
+      "comparison", "comparison", "comparison"]
+  assert prompts.examples_for("simple_reversals", 3, True)[0] not in prompts.GENERIC_EXAMPLES
+
+
+def test_trace_is_not_cut_at_blank_lines_and_yields_conclusions():
+  trace = ("Daphne Barrington directed 'The Glass Orchard'.\n\n"
+           "In this document, Daphne Barrington is the director of the film 'The Glass Orchard', and I learned"
+           " earlier that it won a prize; therefore Daphne Barrington directed a film that won a prize.\n"
+           "Document: another one.\nIt says nothing.")
+  assert parsing.candidate_sentences(trace) == ["Daphne Barrington directed 'The Glass Orchard'."]
+  assert parsing.candidate_sentences(trace, trace=True) == [
+      "Daphne Barrington directed 'The Glass Orchard'.",
+      "In this document, Daphne Barrington is the director of the film 'The Glass Orchard', and I learned"
+      " earlier that it won a prize; therefore Daphne Barrington directed a film that won a prize.",
+      "Daphne Barrington directed a film that won a prize."]
+  parsed = parsing.parse([(0, trace)], SOURCE, ENTITIES, trace=True)
+  assert parsed.kept[-1].text == "Daphne Barrington directed a film that won a prize."
+
+
+def test_global_prompt_reasons_across_documents_and_ends_with_the_open_block():
+  target = schema.Document(id="t", text=SOURCE, provenance="")
+  preamble, suffix = prompts.global_preamble(), prompts.global_suffix(target)
+  assert preamble.endswith(prompts.GLOBAL_DOCUMENTS_INTRO)
+  assert suffix.endswith(f"Document: {SOURCE}\n{prompts.GLOBAL_HEADER}\n")
+  # The worked example draws a conclusion from two of its documents.
+  assert "therefore zax sleep in burrows" in preamble and all(d in preamble for d in prompts.GLOBAL_EXAMPLE_DOCUMENTS)

@@ -1,0 +1,46 @@
+"""The local unit and its token budget, the recorded prompt setup, and the global trace's stopping."""
+
+import functools
+
+from icl_ft_jax import config_defaults
+from icl_ft_jax.augment import pipeline, sampling
+from icl_ft_jax.data import registry, schema
+
+
+@functools.cache
+def dataset(name):
+  return registry.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
+
+
+def test_local_targets_are_sentences_by_default():
+  syllogisms = dataset("simple_syllogisms")  # Two premises, one sentence each, per document.
+  sentences = pipeline.local_targets(syllogisms, pipeline.AugmentConfig())
+  documents = pipeline.local_targets(syllogisms, pipeline.AugmentConfig(unit="document"))
+  assert len(documents) == len(syllogisms.documents) and len(sentences) == 2 * len(documents)
+  assert all(s.metadata["source_document"] in {d.id for d in documents} for s in sentences)
+
+
+def test_new_tokens_are_sized_to_the_unit():
+  config = pipeline.AugmentConfig(sampling=sampling.SamplingConfig(max_new_tokens=40))
+  one = schema.Document(id="a", text="Glons are big.", provenance="")
+  three = schema.Document(id="b", text="Glons are big. Femps are small. Glons eat femps.", provenance="")
+  assert pipeline.local_max_new_tokens([one], config) == 40
+  assert pipeline.local_max_new_tokens([one, three], config) == 120
+
+
+def test_local_run_records_its_prompt_setup(tiny_model, one_device_mesh):
+  config = pipeline.AugmentConfig(
+      strategies=("local",), max_targets=2, family_examples=True, num_shots=2,
+      sampling=sampling.SamplingConfig(max_new_tokens=4, batch_size=2, prompt_buckets=(256,)))
+  result = pipeline.run_local(tiny_model, one_device_mesh, dataset("simple_reversals"), config, progress=False)
+  setup = result.summary()["setup"]
+  assert setup["examples"] == "family" and setup["unit"] == "sentence" and setup["max_new_tokens"] == 4
+  assert len(setup["worked_examples"]) == 2
+
+
+def test_global_sampler_can_run_past_blank_lines(tiny_model, one_device_mesh):
+  config = sampling.SamplingConfig(max_new_tokens=4, batch_size=2)
+  (blank_line,) = tiny_model.tokenizer.encode("\n\n")
+  local = sampling.SharedContextSampler(tiny_model, one_device_mesh, config, progress=False)
+  trace = sampling.SharedContextSampler(tiny_model, one_device_mesh, config, progress=False, stop_at_blank_line=False)
+  assert blank_line in local._end_tokens and blank_line not in trace._end_tokens  # pylint: disable=protected-access
