@@ -26,7 +26,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_dict, config_flags
 
-from icl_ft_jax import distributed
+from icl_ft_jax import distributed, overrides
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.jobs import workdir as workdir_lib
 
@@ -161,17 +161,47 @@ def _exit(line: str, status: int) -> None:
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, with config-file and override mistakes as one line, no traceback."""
+  """absl's flag parsing plus `--config.dataset.family`, with every mistake as one line, no traceback."""
+  argv, family, dataset_fields = overrides.split_dataset_family(argv)
+  sys.argv = argv  # config_flags reads its overrides from sys.argv.
   try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    # config_flags embeds the config file's traceback; its last line is the cause.
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    message = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
-  except (AttributeError, KeyError, TypeError, ValueError) as e:  # From get_config or an override.
-    message = " ".join(str(e).replace("\\n", " ").replace("\\'", "'").strip("'\" ").split())
-  print(f"error: bad config: {message}", file=sys.stderr)
-  sys.exit(2)
+    rest = flags.FLAGS(argv)
+    if _CONFIG.value is not None:
+      list(_CONFIG.value.keys())  # A config file that failed to load raises only when first read.
+      if family is not None:
+        overrides.apply_dataset_family(_CONFIG.value, family, dataset_fields, argv)
+    return rest
+  except UserError as e:
+    message = str(e)
+  except Exception as e:  # pylint: disable=broad-except  # A config file that fails to load, or an override.
+    message = _flag_error(e, argv)
+  _exit(f"error: bad config: {message}", 2)
+  return []
+
+
+def _config_without_overrides(argv: list[str]) -> config_dict.ConfigDict | None:
+  """The config file's config alone, to name the override it lacks (None if that fails too)."""
+  plain = [a for a in argv if not a.startswith("--config.")]
+  try:
+    flags.FLAGS.unparse_flags()
+    sys.argv = plain
+    flags.FLAGS(plain)
+    return _CONFIG.value if isinstance(_CONFIG.value, config_dict.ConfigDict) else None
+  except Exception:  # pylint: disable=broad-except
+    return None
+
+
+def _flag_error(error: Exception, argv: list[str]) -> str:
+  text = str(error)
+  if "Error whilst parsing config file" in text or "Failed loading config file" in text:
+    return overrides.config_file_error(text)
+  config = _config_without_overrides(argv) if isinstance(error, (AttributeError, KeyError)) else None
+  unknown = overrides.unknown_override(config, argv)
+  if unknown:
+    return unknown
+  lines = [line for line in text.replace("\\n", "\n").splitlines() if line.strip()]
+  first = " ".join(lines[0].replace("\\'", "'").strip("'\" ").split()) if lines else type(error).__name__
+  return first if len(lines) <= 1 else f"{first} {lines[-1].strip()}"
 
 
 if __name__ == "__main__":
