@@ -7,8 +7,9 @@ github.com/lukasberglund/reversal_curse. Its files are JSONL lines
 
 Training documents are the lines of the three group files (prompt + completion);
 `all_prompts_train.jsonl` is their union and is not read twice. Test files
-become splits; a line whose completion is a celebrity name gets the correct
-name plus other celebrities' names as choices, and a line whose completion is a
+become splits; a line whose completion is a celebrity name (alone, or with
+more words: " Mason Caldwell has found their calling.") gets choices that are
+the same completion with other celebrities' names, and a line whose completion is a
 description gets other celebrities' completions of the same template, so the
 choices differ only in the celebrity. Berglund's descriptions are reworded per
 template, so the ground-truth fact keeps the first name-first wording.
@@ -61,8 +62,12 @@ def read_lines(path: pathlib.Path) -> list[Line]:
   if not path.is_file():
     raise FileNotFoundError(f"{path}: missing Berglund file (expected in the `path` folder).")
   lines = []
-  with path.open(encoding="utf-8") as f:
-    for number, raw in enumerate(f, start=1):
+  with path.open("rb") as f:
+    for number, raw_bytes in enumerate(f, start=1):
+      try:
+        raw = raw_bytes.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise ValueError(f"{path}:{number}: not valid UTF-8 (byte {e.start}); re-save the file as UTF-8.") from None
       if not raw.strip():
         continue
       try:
@@ -79,19 +84,29 @@ def read_lines(path: pathlib.Path) -> list[Line]:
   return lines
 
 
+def name_of(completion: str) -> str | None:
+  """The completion as a bare name (" Uriah Hawthorne." -> "Uriah Hawthorne"), else None.
+
+  Berglund's name completions also come with extra words (" Uriah Hawthorne now
+  enjoys a quite life."); those are matched against the names found here.
+  """
+  candidate = completion.strip().rstrip(".!?")
+  words = candidate.split()
+  return candidate if 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words) else None
+
+
 def _celebrity_names(train: dict[str, list[Line]], reversal: list[Line]) -> dict[str, str]:
-  """name -> group. Names are the completions of description-first lines."""
+  """name -> group. Names are the bare-name completions of description-first lines."""
   names: dict[str, str] = {}
-  for line in reversal:
-    names.setdefault(line.completion.strip(), "p2d")
-  for line in train["d2p"]:
-    names.setdefault(line.completion.strip(), "d2p")
-  # In the "both" file a completion is a name when it appears in another line's prompt.
+  for group, lines in (("p2d", reversal), ("d2p", train["d2p"])):
+    for line in lines:
+      if (name := name_of(line.completion)) is not None:
+        names.setdefault(name, group)
+  # In the "both" file a completion is a name when it also appears in another line's prompt.
   both_prompts = "\n".join(line.prompt for line in train["both"])
   for line in train["both"]:
-    candidate = line.completion.strip().rstrip(".")
-    if candidate and len(candidate.split()) <= 4 and candidate in both_prompts:
-      names.setdefault(candidate, "both")
+    if (name := name_of(line.completion)) is not None and name in both_prompts:
+      names.setdefault(name, "both")
   return names
 
 
@@ -144,7 +159,7 @@ def generate(config: Config) -> schema.Dataset:
   completions_by_name: dict[str, list[str]] = {}
   for line in [line for lines in (*train.values(), *tests.values()) for line in lines]:
     name = _find_name(line.prompt, names)
-    if name is not None and line.completion.strip() not in group_of:
+    if name is not None and _find_name(line.completion, names) is None:
       completions_by_name.setdefault(name, []).append(line.completion)
 
   questions = []
@@ -158,9 +173,9 @@ def generate(config: Config) -> schema.Dataset:
         by_template.setdefault(line.prompt.replace(name, "{name}"), []).append(line.completion)
     for line in lines:
       correct = line.completion
-      if correct.strip() in group_of:
-        name = correct.strip()
-        pool = [" " + other for other in names if other != name]  # Never the answer, whatever its spacing.
+      name = _find_name(correct, names)
+      if name is not None:  # A name, maybe with more words: the same words with another name.
+        pool = [correct.replace(name, other) for other in names if other != name]
       else:
         name = _find_name(line.prompt, names)
         if name is None:

@@ -131,3 +131,56 @@ def test_answer_with_odd_spacing_is_never_also_a_distractor(folder):
     dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder), "seed": seed})
     for question in dataset.splits["reversal"]:
       assert len({c.strip() for c in question.choices}) == len(question.choices)
+
+
+# The original files' shapes the first fixture lacks: name completions with a period or more words
+# (" Uriah Hawthorne now enjoys a quite life."), and a "both" test file whose name answers carry
+# more words (both_prompts_test.jsonl:301: " Mason Caldwell has found their calling.").
+D2P_EXTRA = [("Known for being {description},", " {name} now enjoys a quite life."),
+             ("The one who is {description} is called", " {name}."),
+             ("This was written by {description}, who goes by the name of", " {name}")]
+BOTH_TEST = [("Ever heard of {name}? They are", " {description}."),
+             ("Famed as {description},", " {name} has found their calling.")]
+
+
+def write_original_shapes(folder):
+  write_fixture(folder)
+
+  def lines(group, templates):
+    return [{"prompt": p.format(name=n, description=d), "completion": c.format(name=n, description=d)}
+            for n, d in CELEBRITIES[group] for p, c in templates]
+
+  for name, extra in (("d2p_prompts_train.jsonl", lines("d2p", D2P_EXTRA)),
+                      ("both_prompts_train.jsonl", lines("both", D2P_EXTRA))):
+    with (folder / name).open("a", encoding="utf-8") as f:
+      f.writelines(json.dumps(line) + "\n" for line in extra)
+  (folder / "both_prompts_test.jsonl").write_text(
+      "".join(json.dumps(line) + "\n" for line in lines("both", BOTH_TEST)), encoding="utf-8")
+  return folder
+
+
+def test_original_shapes_load(tmp_path):
+  folder = write_original_shapes(tmp_path / "june_version")
+  dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)})
+  # Only the real celebrities are facts, not "Esme Rook now enjoys a quite life".
+  assert sorted(f.subject for f in dataset.facts) == sorted(n for g in CELEBRITIES.values() for n, _ in g)
+  assert len(dataset.documents) == 8 + (4 + 6) + (8 + 6)
+  assert {s: len(q) for s, q in dataset.splits.items()} == {
+      "reversal": 8, "forward": 8, "d2p_forward": 4, "d2p_reversal": 4, "both": 4}
+  facts = dataset.facts_by_id
+  for question in dataset.splits["both"]:
+    name = facts[question.fact_ids[0]].subject
+    if question.prompt.startswith("Famed as"):  # Same words, another celebrity's name.
+      assert question.correct_choice == f" {name} has found their calling."
+      assert all(c.endswith(" has found their calling.") for c in question.choices)
+      assert len(set(question.choices)) == 4
+    else:
+      assert name in question.prompt
+  dataset_checks.check_questions_are_well_formed(dataset)
+
+
+def test_invalid_utf8_names_file_and_line(folder):
+  path = folder / "d2p_prompts_test.jsonl"
+  path.write_bytes(path.read_bytes().replace(b"Esme", b"\xffsme", 1))
+  with pytest.raises(ValueError, match=r"d2p_prompts_test.jsonl:1: not valid UTF-8"):
+    berglund.generate(berglund.Config(path=str(folder)))
