@@ -267,4 +267,7 @@ def checker_for(dataset: schema.Dataset):
     return SyllogismsChecker(dataset.facts)
   if family == "semantic_structure":
     return SemanticChecker(dataset.facts, dataset.info)
+  if family == "process_knowledge":
+    from icl_ft_jax.augment import process_knowledge  # pylint: disable=g-import-not-at-top
+    return process_knowledge.ProcessKnowledgeChecker(dataset.facts, dict(dataset.info))
   raise ValueError(f"No augmentation-quality checker for dataset family {family!r}.")

@@ -111,4 +111,7 @@ def oracle_statements(dataset: schema.Dataset, *, include_derived: bool = True) 
     return list(_syllogisms(dataset, include_derived))
   if family == "semantic_structure":
     return list(_semantic(dataset, include_derived))
+  if family == "process_knowledge":
+    from icl_ft_jax.augment import process_knowledge  # pylint: disable=g-import-not-at-top
+    return list(process_knowledge.oracle_statements(dataset, include_derived))
   raise ValueError(f"No oracle augmentation for dataset family {family!r}.")

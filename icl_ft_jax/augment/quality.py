@@ -23,6 +23,7 @@ INFERENCE_SPLITS = {
     "simple_reversals": ("reversal",),
     "simple_syllogisms": ("syllogism",),
     "semantic_structure": ("reversal", "syllogism", "category_holdout"),
+    "process_knowledge": ("compositional", "in_distribution"),
 }
 
 
