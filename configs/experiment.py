@@ -5,7 +5,8 @@
       --config.model.name=gemma3-4b        # on a TPU VM (see launch/)
 
 Args: dataset (reversal_curse, simple_reversals, simple_syllogisms,
-semantic_structure), size ("cpu" default, or "study"), seeds (how many: 0..N-1).
+semantic_structure, process_knowledge), size ("cpu" default, or "study"), seeds
+(how many: 0..N-1). The Reversal Curse with nonsense names: configs/nonsense_names.py.
 Rerunning the same command with the same --workdir skips what is done.
 """
 

@@ -20,8 +20,12 @@ import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
 from icl_ft_jax.data import schema
+from icl_ft_jax.data import words
 
 GROUPS = ("p2d", "d2p", "both")
+# "real": names from the pools below; "nonsense": two capitalized nonsense words (`words`), as in
+# the study's appendix B.2, which found that nonsense names make in-context reversal harder.
+NAME_KINDS = ("real", "nonsense")
 
 FIRST_NAMES = (
     "Adelina", "Alaric", "Anselm", "Briony", "Calloway", "Cassia", "Cordelia", "Corwin",
@@ -188,6 +192,7 @@ class Config:
   train_templates: int = 30
   test_templates: int = 10
   num_choices: int = 4  # The correct answer plus 3 other celebrities (chance 25%).
+  names: str = "real"  # One of NAME_KINDS.
   seed: int = 0
 
 
@@ -234,6 +239,14 @@ def _names(count: int, rng: np.random.Generator) -> list[str]:
   return names
 
 
+def _nonsense_names(count: int, rng: np.random.Generator) -> list[str]:
+  """Distinct "First Last" names of nonsense words, none a real name of the pools above."""
+  real = {n.casefold() for n in FIRST_NAMES + LAST_NAMES}
+  first = words.nonsense_words(count, rng, min_length=4, max_length=6, exclude=real)
+  last = words.nonsense_words(count, rng, min_length=5, max_length=7, exclude=real | set(first))
+  return [f"{a.capitalize()} {b.capitalize()}" for a, b in zip(first, last)]
+
+
 def _descriptions(count: int, rng: np.random.Generator) -> list[str]:
   """Distinct descriptions: creative works with unique titles, mixed with feats."""
   feats = list(_FEATS)
@@ -268,9 +281,13 @@ def _prompt_and_completion(template: str, name: str, description: str) -> tuple[
 
 def generate(config: Config) -> schema.Dataset:
   _check_sizes(config)
+  if config.names not in NAME_KINDS:
+    raise ValueError(f"names must be one of {NAME_KINDS}, got {config.names!r}.")
   rng = np.random.default_rng(config.seed)
   n = config.celebrities_per_group
   names = _names(3 * n, rng)
+  if config.names == "nonsense":  # Its own stream: all else is drawn as with real names, name for name.
+    names = _nonsense_names(len(names), np.random.default_rng([config.seed, 1]))
   descriptions = _descriptions(3 * n, rng)
   celebrities = [
       Celebrity(names[i], descriptions[i], GROUPS[i // n], f"reversal_curse/{GROUPS[i // n]}/{i % n:02d}")
