@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
@@ -45,7 +45,7 @@ class SamplingConfig:
     temperature: 0 is greedy decoding (then `samples_per_input` must be 1).
     samples_per_input: Rows sampled per prompt.
     max_new_tokens: Static output length.
-    batch_size: Rows per step; a multiple of the mesh's data axis.
+    batch_size: Rows per step; a multiple of the mesh's batch split (`sharding.batch_split`).
     prompt_buckets: Prompts are padded to the smallest bucket that fits.
     seed: Sampling seed; the same seed and inputs give the same outputs.
   """
@@ -129,11 +129,9 @@ def _decode(tokenizer, ids, end_tokens) -> tuple[str, tuple[int, ...]]:
   return tokenizer.decode(kept), tuple(kept)
 
 
-def _data_sharding(mesh: jax.sharding.Mesh, batch_size: int) -> NamedSharding:
-  data = mesh.shape.get("data", 1)
-  if batch_size % data:
-    raise ConfigError(f"augment.batch_size {batch_size} must be a multiple of the mesh's data axis ({data}).")
-  return NamedSharding(mesh, P("data"))
+def _batch_sharding(mesh: jax.sharding.Mesh, batch_size: int) -> NamedSharding:
+  sharding_lib.check_batch_size(batch_size, mesh, "augment.batch_size")
+  return sharding_lib.batch_sharding(mesh)
 
 
 class LocalSampler:
@@ -147,8 +145,8 @@ class LocalSampler:
     from gemma import gm  # pylint: disable=g-import-not-at-top
 
     self.loaded, self.config, self.progress = loaded, config, progress
-    self._sharding = _data_sharding(mesh, config.batch_size)
-    self._use_sharding = mesh.shape.get("data", 1) > 1
+    self.batch_sharding = _batch_sharding(mesh, config.batch_size)
+    self._split = sharding_lib.batch_split(mesh) > 1
     self._end_tokens = _end_tokens(loaded.tokenizer)
     buckets = tuple(sorted(config.prompt_buckets))
     self._sampler = gm.text.Sampler(
@@ -167,15 +165,23 @@ class LocalSampler:
     out = []
     with _progress(len(rows), description, self.progress) as bar:
       for index, real, padded in _batches(rows, self.config.batch_size):
-        result = self._sampler.sample(
-            [prompts[i] for i, _ in padded], rng=jax.random.fold_in(jax.random.key(self.config.seed), index),
-            return_state=True, sharding=self._sharding if self._use_sharding else None)
-        tokens = sharding_lib.to_host(result.state.predicted_tokens)
+        tokens = self._sample_batch([prompts[i] for i, _ in padded], index)
         for b, (i, s) in enumerate(real):
           text, ids = _decode(self.loaded.tokenizer, tokens[b], self._end_tokens)
           out.append(Generation(i, s, text, ids))
         bar.update(len(real))
     return sorted(out, key=lambda g: (g.input_index, g.sample))
+
+  def _sample_batch(self, prompts: list[str], index: int) -> np.ndarray:
+    """Predicted tokens `[batch, max_new_tokens]` of one full batch, its rows split over the mesh."""
+    rng = jax.random.fold_in(jax.random.key(self.config.seed), index)
+    if not self._split:
+      result = self._sampler.sample(prompts, rng=rng, return_state=True)
+    else:
+      # gemma shards with `make_array_from_process_local_data`: each process passes its own rows.
+      rows = sharding_lib.process_rows(self.batch_sharding, len(prompts))
+      result = self._sampler.sample(prompts[rows], rng=rng, return_state=True, sharding=self.batch_sharding)
+    return sharding_lib.to_host(result.state.predicted_tokens)
 
 
 class SharedContextSampler:
@@ -190,7 +196,7 @@ class SharedContextSampler:
     from gemma import gm  # pylint: disable=g-import-not-at-top
 
     self.loaded, self.config, self.progress = loaded, config, progress
-    self._rows_sharding = _data_sharding(mesh, config.batch_size)
+    self.batch_sharding = _batch_sharding(mesh, config.batch_size)
     self._scorer = scorer_lib.Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh,
                                      batch_size=config.batch_size,
                                      max_sequence_length=loaded.spec.max_sequence_length,
@@ -226,7 +232,7 @@ class SharedContextSampler:
         for b, (i, _) in enumerate(padded):
           tokens[b, :len(suffix_ids[i])] = suffix_ids[i]
           lengths[b] = len(suffix_ids[i])
-        put = lambda x: sharding_lib.global_batch(x, self._rows_sharding)
+        put = lambda x: sharding_lib.global_batch(x, self.batch_sharding)
         state = self._start(self.loaded.params, context_cache.cache, jnp.int32(context_cache.length),
                             put(tokens), put(lengths),
                             jax.random.fold_in(jax.random.key(self.config.seed), index))
@@ -245,7 +251,7 @@ class SharedContextSampler:
 
     batch, width = tokens.shape
     cache_size = cache["layer_0"]["k"].shape[1]
-    cache = scorer_lib.expand_context_cache(cache, context_length, batch, self._rows_sharding)
+    cache = scorer_lib.expand_context_cache(cache, context_length, batch, self.batch_sharding)
     positions, attention = scorer_lib.suffix_positions_and_mask(tokens, context_length, cache_size)
     _, cache = forward.hidden_states(self.loaded.model, params, tokens, positions=positions,
                                      attention_mask=attention, cache=cache)

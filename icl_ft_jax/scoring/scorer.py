@@ -2,7 +2,8 @@
 
 Every (prompt, choice) pair becomes one row. Rows are sorted by length, padded to
 a few fixed length buckets and a fixed batch size (so jit compiles a handful of
-shapes), split over the mesh's `data` axis, and scored with float32 log-softmax
+shapes), split over the mesh's batch axes (`sharding.batch_sharding`: every device
+takes a share of the rows), and scored with float32 log-softmax
 at continuation positions only. Right padding is masked by the model (pad id 0),
 so a row's score does not depend on its batch mates or its padding.
 
@@ -75,9 +76,7 @@ class Scorer:
                length_buckets: Sequence[int] = DEFAULT_LENGTH_BUCKETS,
                continuation_buckets: Sequence[int] = DEFAULT_CONTINUATION_BUCKETS,
                max_sequence_length: int = 32768, prefill_chunk: int = 1024, progress: bool = True):
-    data_size = mesh.shape.get("data", 1)
-    if batch_size % data_size:
-      raise UserError(f"scoring batch_size {batch_size} must be a multiple of the mesh's data axis ({data_size}).")
+    sharding_lib.check_batch_size(batch_size, mesh, "The scoring batch size (scoring.batch_size or .context_batch_size)")
     self.model, self.params, self.tokenizer, self.mesh = model, params, tokenizer, mesh
     self.batch_size = batch_size
     self.length_buckets = tuple(sorted(length_buckets))
@@ -85,7 +84,7 @@ class Scorer:
     self.max_sequence_length = max_sequence_length
     self.prefill_chunk = prefill_chunk
     self.progress = progress
-    self._rows_sharding = NamedSharding(mesh, P("data"))
+    self.batch_sharding = sharding_lib.batch_sharding(mesh)  # Rows are split over every batch device.
     self._replicated = NamedSharding(mesh, P())
     # Per-row outputs are tiny: replicate them so every host can read them (multi-host).
     self._score_rows = jax.jit(self._score_rows_impl, out_shardings=self._replicated)
@@ -183,7 +182,7 @@ class Scorer:
       gather[b, :n] = np.arange(n) + len(row.prompt_ids) - 1 + prompt_offset
       targets[b, :n] = row.continuation_ids
       mask[b, :n] = True
-    return tuple(sharding_lib.global_batch(x, self._rows_sharding) for x in (tokens, gather, targets, mask))
+    return tuple(sharding_lib.global_batch(x, self.batch_sharding) for x in (tokens, gather, targets, mask))
 
   def _run_rows(self, rows: list[_Row], description: str) -> dict[int, tuple[float, bool]]:
     results = {}
@@ -232,7 +231,7 @@ class Scorer:
     return cache
 
   def _score_suffix_impl(self, params, cache, context_length, tokens, gather, targets, mask):
-    cache = expand_context_cache(cache, context_length, tokens.shape[0], self._rows_sharding)
+    cache = expand_context_cache(cache, context_length, tokens.shape[0], self.batch_sharding)
     positions, attention = suffix_positions_and_mask(tokens, context_length, cache["layer_0"]["k"].shape[1])
     hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions,
                                       attention_mask=attention, cache=cache)

@@ -18,7 +18,7 @@ from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.train import loss as loss_lib
 from icl_ft_jax.train.state import TrainState
 
-BATCH_AXES = ("data", "fsdp")  # The batch is split over both (FSDP shards data too, as in MaxText).
+BATCH_AXES = sharding_lib.BATCH_AXES  # The one batch layout, shared with scoring and sampling.
 
 
 def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: optax.Schedule, *,
@@ -50,8 +50,7 @@ class StepShardings:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  axes = tuple(a for a in BATCH_AXES if a in mesh.axis_names)
-  return NamedSharding(mesh, P(axes))
+  return sharding_lib.batch_sharding(mesh)
 
 
 def state_shardings(abstract_state: TrainState, mesh: Mesh, rules: sharding_lib.ShardingRules) -> TrainState:

@@ -85,10 +85,10 @@ def test_sharded_over_eight_devices_matches_one(tiny_model, one_device_mesh):
                              _logprobs(one.score(ITEMS, context=CONTEXT)), atol=1e-5, rtol=0)
 
 
-def test_batch_size_must_divide_over_data_axis(tiny_model):
-  with pytest.raises(UserError, match="multiple of the mesh's data axis"):
-    Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, sharding.make_mesh({"data": 8}),
-           batch_size=4)
+def test_batch_size_must_divide_over_the_batch_axes(tiny_model):
+  mesh = sharding.make_mesh({"data": 2, "fsdp": 4})
+  with pytest.raises(UserError, match=r"scoring.batch_size .* data=2 x fsdp=4 \(8 parts\); .* multiple of 8, e.g. 8"):
+    Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, mesh, batch_size=4)
 
 
 @pytest.mark.parametrize("prefill_chunk", [1024, 32])

@@ -1,0 +1,127 @@
+"""Every stage with a batch splits it over every batch device, and gives the 1-device numbers.
+
+Meshes of the 8 fake CPU devices: all FSDP, data x FSDP, and data x FSDP x tensor (params split by
+heads and MLP units, each batch shard shared by two tensor devices).
+"""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from icl_ft_jax import sharding
+from icl_ft_jax.augment import sampling
+from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.scoring import MCItem, Scorer
+
+MESHES = [{"data": 1, "fsdp": 8}, {"data": 2, "fsdp": 4}, {"data": 2, "fsdp": 2, "tensor": 2}]
+RULES = sharding.ShardingRules(fsdp_min_size=256)  # Split the tiny model's small matrices too.
+ITEMS = [MCItem(prompt=f"The zorp number {i} is", choices=(" blue", " large and round", " Klemp"))
+         for i in range(5)]
+CONTEXT = "".join(f"Fact {i}: the zorp number {i} is {c}.\n\n" for i, c in enumerate(["blue", "large", "Klemp"] * 4))
+SUFFIXES = tuple(f"Statement: the zorp number {i} is blue.\nFollows:\n" for i in range(5))
+SAMPLING = dict(max_new_tokens=6, batch_size=8, prompt_buckets=(32, 256))
+
+
+@pytest.fixture(name="spy")
+def _spy(monkeypatch):
+  """Records every batch put on the mesh and every sampled batch read back."""
+  seen = {"put": [], "read": []}
+  put, read = sharding.global_batch, sharding.to_host
+
+  def global_batch(tree, batch_sharding):
+    out = put(tree, batch_sharding)
+    seen["put"] += jax.tree.leaves(out)
+    return out
+
+  def to_host(array):
+    seen["read"].append(array)
+    return read(array)
+
+  monkeypatch.setattr(sharding, "global_batch", global_batch)
+  monkeypatch.setattr(sharding, "to_host", to_host)
+  return seen
+
+
+def _placed(tiny_model, axes):
+  mesh = sharding.make_mesh(axes)
+  params = jax.device_put(tiny_model.params, sharding.param_shardings(tiny_model.params, mesh, RULES))
+  return mesh, dataclasses.replace(tiny_model, params=params)
+
+
+def _assert_split_over_every_device(arrays, mesh):
+  split = sharding.batch_split(mesh)
+  assert arrays and split == 8 // mesh.shape.get("tensor", 1)
+  for array in arrays:
+    assert array.sharding.device_set == set(jax.devices()), array.sharding
+    assert array.sharding.shard_shape(array.shape)[0] == array.shape[0] // split, array.sharding
+
+
+def _logprobs(scores):
+  return np.array([c.logprob for q in scores for c in q.choices])
+
+
+@pytest.mark.parametrize("axes", MESHES, ids=str)
+def test_scorer_splits_rows_over_every_device_and_matches_one(tiny_model, one_device_mesh, axes, spy):
+  mesh, placed = _placed(tiny_model, axes)
+  one = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, one_device_mesh, batch_size=8,
+               progress=False)
+  want = _logprobs(one.score(ITEMS)), _logprobs(one.score(ITEMS, context=CONTEXT))
+  spy["put"].clear()
+  scorer = Scorer(placed.model, placed.params, placed.tokenizer, mesh, batch_size=8, progress=False)
+  got = _logprobs(scorer.score(ITEMS)), _logprobs(scorer.score(ITEMS, context=CONTEXT))
+  _assert_split_over_every_device(spy["put"], mesh)
+  np.testing.assert_allclose(got[0], want[0], atol=1e-5, rtol=0)
+  np.testing.assert_allclose(got[1], want[1], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("axes", MESHES, ids=str)
+def test_samplers_split_rows_over_every_device_and_match_one(tiny_model, one_device_mesh, axes, spy):
+  mesh, placed = _placed(tiny_model, axes)
+  config = sampling.SamplingConfig(temperature=1.0, samples_per_input=2, seed=5, **SAMPLING)
+  want_local = sampling.LocalSampler(tiny_model, one_device_mesh, config, progress=False).sample(SUFFIXES)
+  want_shared = sampling.SharedContextSampler(tiny_model, one_device_mesh, config, prefill_chunk=32,
+                                              progress=False).sample(CONTEXT, SUFFIXES)
+  spy["put"].clear(), spy["read"].clear()
+  local = sampling.LocalSampler(placed, mesh, config, progress=False).sample(SUFFIXES)
+  _assert_split_over_every_device(spy["read"], mesh)
+  spy["read"].clear()
+  shared = sampling.SharedContextSampler(placed, mesh, config, prefill_chunk=32, progress=False).sample(
+      CONTEXT, SUFFIXES)
+  _assert_split_over_every_device(spy["put"] + spy["read"], mesh)
+  assert [g.token_ids for g in local] == [g.token_ids for g in want_local]
+  assert [g.token_ids for g in shared] == [g.token_ids for g in want_shared]
+  assert len({g.token_ids for g in local}) > 1  # Random samples: the rows are not copies of one.
+
+
+def test_tensor_axis_splits_heads_mlp_and_vocabulary(tiny_model):
+  mesh = sharding.make_mesh({"data": 1, "fsdp": 2, "tensor": 4})
+  specs = sharding.param_partition_specs(tiny_model.params, mesh, RULES)
+  attn, mlp = specs["layer_0"]["attn"], specs["layer_0"]["mlp"]
+  # Tensor on the named dimension, then FSDP on the largest free one.
+  assert attn["q_einsum"]["w"] == P("tensor", "fsdp", None)  # [heads 4, embed 32, head_dim 16]
+  assert attn["attn_vec_einsum"]["w"] == P("tensor", None, "fsdp")  # [heads 4, head_dim 16, embed 32]
+  assert attn["kv_einsum"]["w"] == P(None, None, "fsdp", None)  # 2 KV heads: not split 4 ways.
+  assert mlp["gating_einsum"] == P(None, "tensor", "fsdp") and mlp["linear"] == P("tensor", "fsdp")
+  assert specs["embedder"]["input_embedding"] == P("tensor", "fsdp")
+  assert specs["final_norm"]["scale"] == P()
+
+
+def test_one_batch_layout_for_every_stage():
+  from icl_ft_jax.train import step  # pylint: disable=g-import-not-at-top
+
+  mesh = sharding.make_mesh({"data": 2, "fsdp": 2, "tensor": 2})
+  assert sharding.batch_sharding(mesh).spec == P(("data", "fsdp"))
+  assert step.batch_sharding(mesh) == sharding.batch_sharding(mesh)
+  with pytest.raises(ConfigError, match=r"augment.batch_size is 6, .* data=2 x fsdp=2 \(4 parts\); .* e.g. 8"):
+    sharding.check_batch_size(6, mesh, "augment.batch_size")
+  with pytest.raises(ConfigError, match="augment.batch_size is 6"):
+    sampling.LocalSampler(None, mesh, sampling.SamplingConfig(batch_size=6))
+
+
+def test_mesh_follows_jax_make_mesh():
+  mesh = sharding.make_mesh({"data": 2, "fsdp": -1})
+  want = jax.make_mesh((2, 4), ("data", "fsdp"), axis_types=(jax.sharding.AxisType.Auto,) * 2)
+  assert mesh.devices.tolist() == want.devices.tolist() and mesh.axis_types == want.axis_types
