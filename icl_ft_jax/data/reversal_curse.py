@@ -193,6 +193,9 @@ class Config:
   test_templates: int = 10
   num_choices: int = 4  # The correct answer plus 3 other celebrities (chance 25%).
   names: str = "real"  # One of NAME_KINDS.
+  # Which groups to generate. A P2D-only dataset tests the curse on its own: every name is
+  # then seen only before its description, so no distractor name was ever a training target.
+  groups: tuple[str, ...] = GROUPS
   seed: int = 0
 
 
@@ -205,7 +208,10 @@ class Celebrity:
 
 
 def _check_sizes(config: Config) -> None:
-  total = 3 * config.celebrities_per_group
+  unknown = [g for g in config.groups if g not in GROUPS]
+  if unknown or not config.groups or len(set(config.groups)) != len(config.groups):
+    raise ValueError(f"groups must be distinct names among {GROUPS}, got {tuple(config.groups)}.")
+  total = len(config.groups) * config.celebrities_per_group
   if config.celebrities_per_group < 1:
     raise ValueError(f"celebrities_per_group must be >= 1, got {config.celebrities_per_group}.")
   if config.train_templates < 1 or config.test_templates < 1:
@@ -284,14 +290,14 @@ def generate(config: Config) -> schema.Dataset:
   if config.names not in NAME_KINDS:
     raise ValueError(f"names must be one of {NAME_KINDS}, got {config.names!r}.")
   rng = np.random.default_rng(config.seed)
-  n = config.celebrities_per_group
-  names = _names(3 * n, rng)
+  n, groups = config.celebrities_per_group, tuple(config.groups)
+  names = _names(len(groups) * n, rng)
   if config.names == "nonsense":  # Its own stream: all else is drawn as with real names, name for name.
     names = _nonsense_names(len(names), np.random.default_rng([config.seed, 1]))
-  descriptions = _descriptions(3 * n, rng)
+  descriptions = _descriptions(len(groups) * n, rng)
   celebrities = [
-      Celebrity(names[i], descriptions[i], GROUPS[i // n], f"reversal_curse/{GROUPS[i // n]}/{i % n:02d}")
-      for i in range(3 * n)
+      Celebrity(names[i], descriptions[i], groups[i // n], f"reversal_curse/{groups[i // n]}/{i % n:02d}")
+      for i in range(len(groups) * n)
   ]
 
   # Disjoint train and test templates per direction, chosen by the seed.
@@ -329,7 +335,7 @@ def generate(config: Config) -> schema.Dataset:
       ("both", "both", "d2p", "trained_both_directions"),
   )
   questions = []
-  for split, group, direction, inference in split_specs:
+  for split, group, direction, inference in (spec for spec in split_specs if spec[1] in groups):
     for celebrity in (c for c in celebrities if c.group == group):
       for index in templates[direction, "test"]:
         template = pools[direction][index]

@@ -97,3 +97,25 @@ def test_facts_are_in_training_documents_as_sentences(dataset):
 def test_unsatisfiable_sizes_name_the_field(overrides, field):
   with pytest.raises(ValueError, match=field):
     reversal_curse.generate(reversal_curse.Config(**overrides))
+
+
+def test_p2d_only_groups_keep_the_default_draws_for_that_group():
+  """groups=("p2d",) makes a P2D-only dataset whose names are never training targets."""
+  only = reversal_curse.generate(reversal_curse.Config(celebrities_per_group=6, train_templates=4,
+                                                       test_templates=3, groups=("p2d",)))
+  assert {s for s in only.splits} == {"forward", "reversal"}
+  assert {f.metadata["group"] for f in only.facts} == {"p2d"}
+  assert len(only.documents) == 6 * 4
+  assert all(len(only.splits[s]) == 6 * 3 for s in ("forward", "reversal"))
+  names = {f.subject for f in only.facts}
+  for question in only.splits["reversal"]:
+    assert {c.strip() for c in question.choices} <= names
+  for document in only.documents:  # Every name comes first, before its description.
+    fact = next(f for f in only.facts if f.id == document.fact_ids[0])
+    assert document.text.index(fact.subject) < document.text.index(fact.object)
+
+
+@pytest.mark.parametrize("groups", [(), ("p2d", "p2d"), ("sideways",)])
+def test_bad_groups_are_refused(groups):
+  with pytest.raises(ValueError, match="groups"):
+    reversal_curse.generate(reversal_curse.Config(celebrities_per_group=2, groups=groups))
