@@ -9,33 +9,111 @@
   python launch/tpu.py delete  --name=icl --zone=us-central2-b
 
 Every command takes --dry-run, which prints the exact gcloud commands instead of
-running them. `run` starts the same command on all workers (multi-host JAX is
-switched on with --distributed when the slice has more than one host) and returns;
-`logs` streams worker 0's log; `fetch` copies worker 0's workdir back (process 0
-writes all results).
+running them. `create` picks the TPU runtime (--version) that matches the
+accelerator. `run` first checks the config locally (as `icl_ft_jax.main` would,
+and its batch sizes against the slice's chips), then starts the same command on
+all workers (multi-host JAX is switched on with --distributed when the slice has
+more than one host; without --accelerator the slice is asked for its type) and
+returns; `logs` streams worker 0's log; `fetch` copies worker 0's workdir back
+(process 0 writes all results).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import shlex
 import subprocess
 import sys
 
 REMOTE_DIR = "icl_ft_jax"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_ACCELERATOR = "v5litepod-8"
 # Chips per host for the TPU generations we use; more chips than this means several hosts.
 CHIPS_PER_HOST = {"v2": 4, "v3": 4, "v4": 4, "v5litepod": 4, "v5e": 4, "v5p": 4, "v6e": 4}
+# Cloud TPU's runtime (software) version for each generation.
+RUNTIME_VERSIONS = {"v6e": "v2-alpha-tpuv6e", "v5p": "v2-alpha-tpuv5", "v5e": "v2-alpha-tpuv5-lite",
+                    "v5litepod": "v2-alpha-tpuv5-lite", "v4": "tpu-ubuntu2204-base", "v3": "tpu-ubuntu2204-base",
+                    "v2": "tpu-ubuntu2204-base"}
+
+
+def _parse_accelerator(accelerator: str) -> tuple[str, int]:
+  generation, _, size = accelerator.partition("-")
+  if not size.isdigit() or int(size) < 1 or generation not in CHIPS_PER_HOST:
+    raise SystemExit(f"error: unknown accelerator type {accelerator!r}; use <generation>-<size> with a"
+                     f" generation of {', '.join(CHIPS_PER_HOST)} (e.g. v4-8, v5litepod-16, v6e-8).")
+  return generation, int(size)
+
+
+def num_chips(accelerator: str) -> int:
+  """Chips (JAX devices) in a slice: v2, v3, v4 and v5p sizes count TensorCores, two per chip."""
+  generation, size = _parse_accelerator(accelerator)
+  return max(1, size // (2 if generation in ("v2", "v3", "v4", "v5p") else 1))
 
 
 def num_hosts(accelerator: str) -> int:
   """Hosts in a slice, e.g. v4-8 -> 1, v4-64 -> 8, v5litepod-64 -> 16, v5e-8 -> 1 (8 chips on one host)."""
-  generation, _, size = accelerator.partition("-")
-  if not size.isdigit() or generation not in CHIPS_PER_HOST:
-    raise SystemExit(f"error: unknown accelerator type {accelerator!r} (e.g. v4-8, v4-64, v5litepod-16).")
-  chips = int(size) // (2 if generation in ("v2", "v3", "v4", "v5p") else 1)  # Those count cores.
+  generation, _ = _parse_accelerator(accelerator)
+  chips = num_chips(accelerator)
   if generation in ("v5litepod", "v5e", "v6e") and chips <= 8:
     return 1
   return max(1, chips // CHIPS_PER_HOST[generation])
+
+
+def runtime_version(accelerator: str) -> str:
+  """The TPU VM image for the accelerator's generation (e.g. v6e-8 -> v2-alpha-tpuv6e)."""
+  return RUNTIME_VERSIONS[_parse_accelerator(accelerator)[0]]
+
+
+def slice_accelerator(args: argparse.Namespace) -> str:
+  """--accelerator, or the existing slice's type asked from gcloud; refuses when neither is known."""
+  if args.accelerator:
+    return args.accelerator
+  if args.dry_run:
+    raise SystemExit("error: run --dry-run needs --accelerator (e.g. v4-64): whether to pass --distributed"
+                     " depends on the slice's hosts.")
+  describe = _gcloud(args, "tpu-vm", "describe", args.name, "--format=value(acceleratorType)")
+  try:
+    result = subprocess.run(describe, capture_output=True, text=True, check=False)
+  except OSError as e:
+    result = subprocess.CompletedProcess(describe, 1, "", str(e))
+  accelerator = result.stdout.strip().rsplit("/", 1)[-1]
+  if result.returncode or not accelerator:
+    why = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    raise SystemExit(f"error: could not read the accelerator type of {args.name!r} ({shlex.join(describe)}:"
+                     f" {why}); pass --accelerator=.")
+  return accelerator
+
+
+# Run by the project's Python: the config as `icl_ft_jax.main` parses it, then its batches on the slice.
+_VALIDATE = """
+import sys
+from icl_ft_jax import main, sharding
+from icl_ft_jax.errors import UserError
+chips, argv = int(sys.argv[1]), sys.argv[2:]
+main._parse_flags(["main", *argv])  # One line and exit 2 on a bad config or override.
+config = main.flags.FLAGS.config
+try:
+  main.validate(config)
+  sharding.check_batch_settings(config, sharding.abstract_mesh(config.mesh.to_dict(), chips))
+except UserError as e:
+  print(f"error: {e}", file=sys.stderr)
+  sys.exit(2)
+"""
+
+
+def validate_config(args: argparse.Namespace, accelerator: str) -> None:
+  """Refuses (one line) a config that `main` would refuse, or whose batches don't split over the slice."""
+  python = ROOT / ".venv" / "bin" / "python"
+  command = [str(python) if python.exists() else sys.executable, "-c", _VALIDATE, str(num_chips(accelerator)),
+             f"--config={args.config}", *args.override]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  if result.returncode:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    message = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "")
+    raise SystemExit(f"{message} (checked locally for {accelerator}, --no-validate skips this; nothing was sent)")
 
 
 def _gcloud(args: argparse.Namespace, *command: str) -> list[str]:
@@ -52,12 +130,15 @@ def _ssh(args, remote: str, worker: str = "all") -> list[str]:
 def commands(args: argparse.Namespace) -> list[list[str]]:
   """The gcloud commands for `args.action`, in order."""
   if args.action == "create":
+    accelerator = args.accelerator or DEFAULT_ACCELERATOR
+    _parse_accelerator(accelerator)  # Refuses an unknown name, even with --version.
+    version = args.version or runtime_version(accelerator)
     if args.queued:
       command = _gcloud(args, "queued-resources", "create", args.name, f"--node-id={args.name}",
-                        f"--accelerator-type={args.accelerator}", f"--runtime-version={args.version}")
+                        f"--accelerator-type={accelerator}", f"--runtime-version={version}")
       return [command + (["--spot"] if args.spot else [])]
-    command = _gcloud(args, "tpu-vm", "create", args.name, f"--accelerator-type={args.accelerator}",
-                      f"--version={args.version}")
+    command = _gcloud(args, "tpu-vm", "create", args.name, f"--accelerator-type={accelerator}",
+                      f"--version={version}")
     return [command + (["--spot"] if args.spot else [])]
   if args.action == "sync":
     archive = "/tmp/icl_ft_jax.tar.gz"
@@ -69,9 +150,12 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
   if args.action == "run":
     if not args.config:
       raise SystemExit("error: run needs --config=configs/<name>.py[:arg].")
+    accelerator = slice_accelerator(args)
+    if args.validate:
+      validate_config(args, accelerator)
     workdir = args.workdir or f"runs/{args.name}"
     flags = [f"--config={args.config}", f"--workdir={workdir}", *args.override]
-    if num_hosts(args.accelerator) > 1:
+    if num_hosts(accelerator) > 1:
       flags.append("--distributed")
     python = ".venv/bin/python -m icl_ft_jax.main " + " ".join(shlex.quote(f) for f in flags)
     remote = (f"cd ~/{REMOTE_DIR} && mkdir -p {shlex.quote(workdir)} && "
@@ -97,14 +181,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
   parser.add_argument("--name", required=True, help="TPU VM (or queued resource) name.")
   parser.add_argument("--zone", required=True)
   parser.add_argument("--project", default="")
-  parser.add_argument("--accelerator", default="v5litepod-8", help="e.g. v5litepod-8, v4-64.")
-  parser.add_argument("--version", default="v2-alpha-tpuv5-lite", help="TPU software (runtime) version.")
+  parser.add_argument("--accelerator", default="",
+                      help=f"e.g. v5litepod-8, v4-64 (create: default {DEFAULT_ACCELERATOR}; run: default asks the slice).")
+  parser.add_argument("--version", default="", help="TPU runtime version (default: the one for the accelerator).")
   parser.add_argument("--queued", action="store_true", help="Use a queued resource (create/delete).")
   parser.add_argument("--spot", action="store_true")
   parser.add_argument("--config", default="", help="run: configs/<name>.py[:arg].")
   parser.add_argument("--workdir", default="", help="run/logs/fetch: workdir on the VM (default runs/<name>).")
   parser.add_argument("--override", action="append", default=[], help="run: extra --config.a.b=value flags.")
   parser.add_argument("--dry-run", action="store_true", help="Print the commands instead of running them.")
+  parser.add_argument("--no-validate", dest="validate", action="store_false",
+                      help="run: skip checking the config locally before sending it.")
   return parser.parse_args(argv)
 
 

@@ -23,13 +23,14 @@ def _commands(*argv):
 
 def test_run_on_a_pod_is_distributed_on_all_workers():
   (command,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v4-64", "--config=configs/icl.py:reversal_curse",
-                         "--override=--config.model.name=gemma3-4b")
+                         "--override=--config.model.name=gemma3-4b", "--no-validate")
   assert "--worker=all" in command and "--distributed" in command
   assert "--config.model.name=gemma3-4b" in command and "bash" not in command
 
 
 def test_run_on_one_host_is_not_distributed():
-  (command,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v5litepod-8", "--config=configs/icl.py")
+  (command,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v5litepod-8", "--config=configs/icl.py",
+                         "--no-validate")
   assert "--distributed" not in command
 
 
@@ -50,3 +51,84 @@ def test_dry_run_prints_and_runs_nothing():
 def test_run_needs_a_config():
   with pytest.raises(SystemExit, match="run needs --config"):
     _commands("run", "--name=x", "--zone=z")
+
+
+@pytest.mark.parametrize("accelerator, version", [
+    ("v6e-8", "v2-alpha-tpuv6e"), ("v5p-16", "v2-alpha-tpuv5"), ("v5e-4", "v2-alpha-tpuv5-lite"),
+    ("v5litepod-64", "v2-alpha-tpuv5-lite"), ("v4-64", "tpu-ubuntu2204-base"), ("v3-8", "tpu-ubuntu2204-base"),
+    ("v2-8", "tpu-ubuntu2204-base")])
+def test_create_picks_the_runtime_of_the_accelerator(accelerator, version):
+  result = subprocess.run([sys.executable, str(ROOT / "launch" / "tpu.py"), "create", "--name=x", "--zone=z",
+                           f"--accelerator={accelerator}", "--dry-run"], capture_output=True, text=True, check=True)
+  (line,) = result.stdout.splitlines()
+  assert f" --accelerator-type={accelerator} --version={version} " in line
+  (queued,) = _commands("create", "--name=x", "--zone=z", "--queued", f"--accelerator={accelerator}")
+  assert f" --runtime-version={version} " in queued
+
+
+def test_create_keeps_an_explicit_version_and_has_a_default_accelerator():
+  (command,) = _commands("create", "--name=x", "--zone=z", "--accelerator=v4-8", "--version=tpu-vm-v4-base")
+  assert " --accelerator-type=v4-8 --version=tpu-vm-v4-base " in command
+  (command,) = _commands("create", "--name=x", "--zone=z")
+  assert " --accelerator-type=v5litepod-8 --version=v2-alpha-tpuv5-lite " in command
+
+
+def _refusal(*argv) -> str:
+  result = subprocess.run([sys.executable, str(ROOT / "launch" / "tpu.py"), *argv], capture_output=True, text=True,
+                          check=False, cwd=ROOT)
+  assert result.returncode == 1 and not result.stdout, result
+  assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+  return result.stderr.strip()
+
+
+@pytest.mark.parametrize("accelerator", ["v9-8", "v4", "tpu-v4-8", "v5litepod-0", "v5litepod-x"])
+def test_create_refuses_an_unknown_accelerator_in_one_line(accelerator):
+  message = _refusal("create", "--name=x", "--zone=z", f"--accelerator={accelerator}", "--dry-run")
+  assert message.startswith(f"error: unknown accelerator type {accelerator!r}")
+  assert _refusal("create", "--name=x", "--zone=z", f"--accelerator={accelerator}", "--version=v", "--dry-run") \
+      == message
+
+
+def test_run_without_accelerator_refuses_under_dry_run():
+  message = _refusal("run", "--name=x", "--zone=z", "--config=configs/tpu/study.py:devices=32", "--dry-run")
+  assert "needs --accelerator" in message and "--distributed" in message
+
+
+def test_run_without_accelerator_asks_the_slice(monkeypatch):
+  calls = []
+
+  def fake_run(command, **kwargs):
+    calls.append(command)
+    return subprocess.CompletedProcess(command, 0, "projects/p/locations/z/acceleratorTypes/v4-64\n", "")
+
+  monkeypatch.setattr(tpu.subprocess, "run", fake_run)
+  (command,) = _commands("run", "--name=x", "--zone=z", "--config=configs/icl.py", "--no-validate")
+  assert calls == [["gcloud", "compute", "tpus", "tpu-vm", "describe", "x", "--format=value(acceleratorType)",
+                    "--zone=z"]]
+  assert "--distributed" in command
+
+
+def test_run_refuses_when_the_slice_cannot_be_asked(monkeypatch):
+  monkeypatch.setattr(tpu.subprocess, "run",
+                      lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", "ERROR: NOT_FOUND x"))
+  with pytest.raises(SystemExit, match=r"could not read the accelerator type of 'x' .* NOT_FOUND x.*--accelerator="):
+    _commands("run", "--name=x", "--zone=z", "--config=configs/icl.py", "--no-validate")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--config=configs/tpu/study.py:devices=8", "--accelerator=v4-64"],  # 16-row batches over 32 chips.
+     "error: data.batch_size is 16, but every batch is split over the mesh's data=1 x fsdp=32 (32 parts)"),
+    (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.nosuch=1"], "error: bad config"),
+    (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.job=nosuch"],
+     "error: config.job is 'nosuch'"),
+])
+def test_run_validates_the_config_locally_before_sending(argv, message):
+  refusal = _refusal("run", "--name=x", "--zone=z", "--dry-run", *argv)
+  assert refusal.startswith(message) and refusal.endswith("--no-validate skips this; nothing was sent)")
+
+
+def test_run_sends_a_config_that_validates():
+  result = subprocess.run([sys.executable, str(ROOT / "launch" / "tpu.py"), "run", "--name=x", "--zone=z",
+                           "--accelerator=v4-64", "--config=configs/tpu/study.py:devices=32", "--dry-run"],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+  assert "--distributed" in result.stdout and "configs/tpu/study.py:devices=32" in result.stdout
