@@ -125,3 +125,33 @@ def test_mesh_follows_jax_make_mesh():
   mesh = sharding.make_mesh({"data": 2, "fsdp": -1})
   want = jax.make_mesh((2, 4), ("data", "fsdp"), axis_types=(jax.sharding.AxisType.Auto,) * 2)
   assert mesh.devices.tolist() == want.devices.tolist() and mesh.axis_types == want.axis_types
+
+
+@pytest.mark.parametrize("devices, tensor", [(8, 1), (12, 1), (32, 1), (64, 1), (32, 4), (24, 2)])
+def test_study_config_batches_split_over_its_slice(devices, tensor):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import pathlib  # pylint: disable=g-import-not-at-top
+
+  spec = importlib.util.spec_from_file_location(
+      "study", pathlib.Path(__file__).resolve().parents[1] / "configs" / "tpu" / "study.py")
+  study = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(study)
+  config = study.get_config(f"reversal_curse,devices={devices},tensor={tensor}")
+  mesh = sharding.abstract_mesh(config.mesh.to_dict(), devices)
+  assert sharding.batch_split(mesh) == devices // tensor and mesh.shape["tensor"] == tensor
+  sharding.check_batch_settings(config, mesh)
+  assert config.data.batch_size >= 16 and config.scoring.batch_size >= 4 * devices // tensor
+  with pytest.raises(ConfigError, match=r"scoring.context_batch_size is 12, .* \(8 parts\)"):
+    config.scoring.context_batch_size = 12
+    sharding.check_batch_settings(config, sharding.abstract_mesh(config.mesh.to_dict(), 8 * tensor))
+  with pytest.raises(ValueError, match="tensor=3 must divide devices=8"):
+    study.get_config("devices=8,tensor=3")
+
+
+def test_packed_rows_are_what_the_mesh_splits():
+  mesh = sharding.abstract_mesh({"data": 2, "fsdp": -1}, 8)
+  sharding.check_batch_settings({"data": {"batch_size": 5, "rows_per_batch": 8}}, mesh)
+  with pytest.raises(ConfigError, match="data.rows_per_batch is 4"):
+    sharding.check_batch_settings({"data": {"batch_size": 8, "rows_per_batch": 4}}, mesh)
+  with pytest.raises(ConfigError, match="data.batch_size is 5"):
+    sharding.check_batch_settings({"data": {"batch_size": 5, "rows_per_batch": 0}}, mesh)

@@ -6,8 +6,12 @@
       --config=configs/tpu/study.py:semantic_structure,model=gemma3-12b,devices=32,seeds=3
 
 Args: dataset, model (gemma3-1b ... gemma3-27b, or -it), devices (chips in the
-slice: the FT batch is at least one row per chip), seeds. Params are bfloat16,
-fully sharded (FSDP) over every chip; the batch is split over the same axis.
+slice), seeds, tensor (tensor-parallel chips per model replica, default 1). Params
+are bfloat16, sharded over every chip (FSDP, and by heads / MLP units over
+`tensor`); every batch (fine-tuning, scoring, sampling) is split over the
+`devices / tensor` FSDP chips, so each batch size is a multiple of that and every
+chip gets rows. `tensor=2` or 4 helps 12B/27B when a chip's share of the batch is
+small.
 """
 
 from ml_collections import config_dict
@@ -16,16 +20,21 @@ from icl_ft_jax import config_defaults as defaults
 
 
 def get_config(arg: str | None = None) -> config_dict.ConfigDict:
-  args = defaults.parse_arg(arg, dataset="reversal_curse", model="gemma3-4b", devices=8, seeds=3)
+  args = defaults.parse_arg(arg, dataset="reversal_curse", model="gemma3-4b", devices=8, seeds=3, tensor=1)
+  if args["tensor"] < 1 or args["devices"] % args["tensor"]:
+    raise ValueError(f"tensor={args['tensor']} must divide devices={args['devices']}.")
   config = defaults.experiment(args["dataset"], "study", seeds=args["seeds"])
   config.model.name = args["model"]
   config.model.dtype = "bfloat16"
-  config.mesh = config_dict.ConfigDict({"data": 1, "fsdp": -1, "tensor": 1})
-  # The study: batch 8 or 16; one row per chip at least, so every chip has work.
-  config.data.batch_size = max(16, args["devices"])
-  config.scoring.batch_size = max(64, 4 * args["devices"])
-  config.scoring.context_batch_size = max(16, args["devices"])
-  config.augment.batch_size = max(16, args["devices"])
+  config.mesh = config_dict.ConfigDict({"data": 1, "fsdp": -1, "tensor": args["tensor"]})
+  # The study: batch 8 or 16. Each batch is rounded up to a multiple of its split (one row per
+  # chip at least); scoring rows are short, so it takes 4 rows per chip.
+  split = args["devices"] // args["tensor"]
+  per_chip = lambda rows: -(-rows // split) * split
+  config.data.batch_size = per_chip(16)
+  config.scoring.batch_size = per_chip(max(64, 4 * split))
+  config.scoring.context_batch_size = per_chip(16)
+  config.augment.batch_size = per_chip(16)
   config.augment.samples_per_input = 4
   config.checkpoint.every_steps = 100
   return config
