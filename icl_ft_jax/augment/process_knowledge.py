@@ -73,8 +73,9 @@ class ProcessKnowledgeChecker:
 
   def claims(self, statement: str) -> tuple[claims.Claim, ...]:
     found = []
-    for start, end in splitting.sentence_spans(statement):
-      for e_text, r_text in self._pairs(statement[start:end]):
+    pieces = [statement] + [statement[a:b] for a, b in splitting.sentence_spans(statement)]  # Q&A spans two.
+    for piece in pieces:
+      for e_text, r_text in self._pairs(piece):
         claim = self._claim(e_text, r_text)
         if claim is not None and claim not in found:
           found.append(claim)

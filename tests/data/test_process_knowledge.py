@@ -2,19 +2,23 @@
 
 import ast
 import dataclasses
+import importlib.util
+import pathlib
 import random
 
 import numpy as np
 import pytest
 
+from icl_ft_jax import main
 from icl_ft_jax.augment import claims, oracle, quality
 from icl_ft_jax.data import process_algebra as alg
 from icl_ft_jax.data import process_calculus as calc
 from icl_ft_jax.data import process_knowledge as pk
-from icl_ft_jax.data import registry, words
+from icl_ft_jax.data import registry, splitting, words
 
 import dataset_checks
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 PRIME = (1 << 61) - 1
 SMALL = pk.Config(num_primitives=4, statements_per_rule=2, num_worked_examples=36, num_compositional_questions=40,
                   num_in_distribution_questions=40)
@@ -276,7 +280,8 @@ def test_checker_reads_transform_statements():
   right = _answer_text(question.correct_choice)
   wrong = _answer_text(question.choices[(question.answer + 1) % len(question.choices)])
   for text, valid in ((f"The {op} of {expression} is {right}.", True), (f"{op}[{expression}] = {wrong}.", False),
-                      (f"So the {op} of {expression} is {wrong}.", False)):
+                      (f"So the {op} of {expression} is {wrong}.", False),
+                      (f"Q: What is the {op} of {expression}? A: {right}", True)):
     found = checker.claims(text)
     assert [c.valid for c in found] == [valid], text
     assert found[0].key == checker.required(question).key
@@ -288,3 +293,32 @@ def test_six_primitives_use_every_rule_shape():
   data = pk.generate(dataclasses.replace(SMALL, num_primitives=6, num_worked_examples=10,
                                          num_compositional_questions=5, num_in_distribution_questions=5))
   assert sorted(pk.calculus_of(data).shapes) == sorted(calc.PRIMITIVE_SHAPES)
+
+
+def _experiment_config(arg):
+  spec = importlib.util.spec_from_file_location("experiment", ROOT / "configs" / "experiment.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+@pytest.mark.parametrize("size", ["cpu", "study"])
+def test_experiment_config_runs_every_condition_on_it(size):
+  config = _experiment_config(f"process_knowledge,size={size}")
+  main.validate(config)
+  assert config.dataset.family == "process_knowledge" and {"icl", "ft", "ft+local", "ft+oracle"} <= set(
+      config.conditions)
+  assert config.data.sentence_split == "none"  # A derivation split into sentences would lose its steps.
+  data = registry.build_dataset(config.dataset.to_dict())
+  assert data.info["num_worked_examples"] == (36 if size == "cpu" else 300)
+  # Gemma tokens here are 2 characters or more (longest study document: 973 characters, 488 tokens).
+  assert max(len(d.text) for d in data.documents) < 2 * config.data.max_length
+
+
+def test_worked_examples_split_into_sentences_cleanly():
+  data = pk.generate(SMALL)
+  for document in data.documents:
+    if document.metadata.get("style") == "steps":
+      sentences = [document.text[a:b] for a, b in splitting.sentence_spans(document.text)]
+      assert sentences[0].startswith("Worked example:") and sentences[-1].startswith("So the ")
+      assert all(s.endswith(".") for s in sentences)
