@@ -6,6 +6,8 @@
    choice) from scratch: a ~1,000-token context, 20 questions x 4 choices.
 2. Logits only at continuation positions vs unembedding every position (what
    `Transformer.__call__` does), on the same rows without context.
+3. Packed rows whose choices share their question's prompt vs one padded row per
+   (prompt, choice) pair, without context.
 Both pairs must give identical answers. Prints a table; times exclude compilation
 (a warm-up on one question compiles the same shapes); the median of `--repeats`.
 """
@@ -23,18 +25,28 @@ import jax.numpy as jnp
 from icl_ft_jax import sharding
 from icl_ft_jax.data import registry
 from icl_ft_jax.model import loading
-from icl_ft_jax.scoring import MCItem, Scorer
+from icl_ft_jax.scoring import MCItem, Scorer, packing
+from icl_ft_jax.scoring.scorer import tree_attention_mask
 
 
 class FullLogitsScorer(Scorer):
   """The baseline: unembed all positions ([B, L, 262144]), then gather."""
 
-  def _score_rows_impl(self, params, tokens, gather, targets, mask):
-    logits = self.model.apply({"params": params}, tokens).logits.astype(jnp.float32)
-    logprobs = jax.nn.log_softmax(jnp.take_along_axis(logits, gather[..., None], axis=1), axis=-1)
-    target_lp = jnp.take_along_axis(logprobs, targets[..., None], axis=-1)[..., 0]
-    greedy = jnp.argmax(jnp.take_along_axis(logits, gather[..., None], axis=1), -1) == targets
-    return jnp.where(mask, target_lp, 0.0).sum(-1), jnp.where(mask, greedy, True).all(-1)
+  def _score_packed_impl(self, params, tokens, positions, tree, branch, gather, targets, mask):
+    attention = tree_attention_mask(tree, branch)
+    logits = self.model.apply({"params": params}, tokens, positions=positions,
+                              attention_mask=attention).logits.astype(jnp.float32)
+    picked = jnp.take_along_axis(logits, gather[..., None], axis=1)
+    target_lp = jnp.take_along_axis(jax.nn.log_softmax(picked, axis=-1), targets[..., None], axis=-1)[..., 0]
+    greedy = jnp.argmax(picked, -1) == targets
+    return jnp.where(mask, target_lp, 0.0), jnp.where(mask, greedy, True)
+
+
+class RowPerChoiceScorer(Scorer):
+  """The baseline: every (prompt, choice) pair in a row of its own, padded to its length bucket."""
+
+  def _trees(self, pairs):
+    return [packing.Tree(item, tuple(prompt), ((choice, tuple(cont)),)) for item, choice, prompt, cont in pairs]
 
 
 def timed(fn, warm_up, repeats: int) -> tuple[float, object]:
@@ -65,7 +77,7 @@ def main() -> None:
   parser.add_argument("--model", default="gemma3-270m")
   parser.add_argument("--repeats", type=int, default=1)
   parser.add_argument("--context_tokens", type=int, default=1000)
-  parser.add_argument("--batch_size", type=int, default=16)
+  parser.add_argument("--batch_size", type=int, default=4)
   args = parser.parse_args()
 
   mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
@@ -94,6 +106,16 @@ def main() -> None:
   diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, full_scores)
              for a, b in zip(x.choices, y.choices))
   rows.append(("continuation-only logits", "all-position logits", t_ours, t_full, same, diff))
+  print("measured:", rows[-1], flush=True)
+  # One row per choice (rows of one choice padded to a bucket, batch 4x as many rows).
+  per_choice = RowPerChoiceScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, pack_length=1,
+                                  batch_size=args.batch_size * 4, progress=False)
+  t_rows, row_scores = timed(lambda: per_choice.score(long_items), lambda: per_choice.score(long_items[:1]),
+                             args.repeats)
+  same = [a.prediction() for a in ours_scores] == [b.prediction() for b in row_scores]
+  diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, row_scores)
+             for a, b in zip(x.choices, y.choices))
+  rows.append(("packed, choices share the prompt", "a padded row per choice", t_ours, t_rows, same, diff))
   print("measured:", rows[-1], flush=True)
 
   print(f"model {args.model} ({jnp.dtype(loaded.dtype).name}) on {jax.devices()[0].device_kind}, {platform.processor() or platform.machine()},"

@@ -1,16 +1,16 @@
-"""Batched, bucketed, sharded multiple-choice log-likelihood scoring.
+"""Batched, packed, sharded multiple-choice log-likelihood scoring.
 
-Every (prompt, choice) pair becomes one row. Rows are sorted by length, padded to
-a few fixed length buckets and a fixed batch size (so jit compiles a handful of
-shapes), split over the mesh's batch axes (`sharding.batch_sharding`: every device
-takes a share of the rows), and scored with float32 log-softmax
-at continuation positions only. Right padding is masked by the model (pad id 0),
-so a row's score does not depend on its batch mates or its padding.
+Each item's prompt is run once and its choices branch off it (`packing.py`: a
+prefix-sharing tree whose attention mask keeps sibling choices apart); trees are
+packed into rows of `pack_length` tokens, a fixed number of rows per step (so jit
+compiles a handful of shapes), split over the mesh's batch axes
+(`sharding.batch_sharding`), and scored with float32 log-softmax at continuation
+positions only. A choice's score does not depend on its row mates or padding.
 
 With a shared `context` (in-context learning), the context is run through the
-model once into a KV cache, and every row is scored as a suffix against that
-cache: the cost grows with the number of choices times their length, not times
-the context length.
+model once into a KV cache, and every packed row is scored as a suffix against
+that cache: the cost grows with the questions' tokens, not with the number of
+choices times the context length.
 """
 
 from __future__ import annotations
@@ -26,25 +26,12 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import UserError
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.scoring import forward, packing
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
 from icl_ft_jax.scoring.tokenize import BOS_ID, encode_pair
 
 DEFAULT_LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-DEFAULT_CONTINUATION_BUCKETS = (4, 8, 16, 32, 64, 128)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Row:
-  item: int
-  choice: int
-  prompt_ids: tuple[int, ...]
-  continuation_ids: tuple[int, ...]
-  num_chars: int
-
-  @property
-  def length(self) -> int:
-    return len(self.prompt_ids) + len(self.continuation_ids)
+DEFAULT_PACK_LENGTH = 256  # Tokens per packed row: attention over a row stays ~10% of the blocks' cost.
 
 
 def _bucket(n: int, buckets: Sequence[int], what: str) -> int:
@@ -70,24 +57,29 @@ class Scorer:
       scores = scorer.score([MCItem(prompt="The capital of France is",
                                     choices=(" Paris", " Rome"))])
       scores[0].prediction("sum")  # -> 0
+
+  `batch_size` is packed rows per step (a multiple of the mesh's batch split), each
+  `pack_length` tokens long (longer when one item's tree needs it).
   """
 
-  def __init__(self, model, params, tokenizer, mesh: jax.sharding.Mesh, *, batch_size: int = 16,
+  def __init__(self, model, params, tokenizer, mesh: jax.sharding.Mesh, *, batch_size: int = 4,
+               pack_length: int = DEFAULT_PACK_LENGTH,
                length_buckets: Sequence[int] = DEFAULT_LENGTH_BUCKETS,
-               continuation_buckets: Sequence[int] = DEFAULT_CONTINUATION_BUCKETS,
                max_sequence_length: int = 32768, prefill_chunk: int = 1024, progress: bool = True):
     sharding_lib.check_batch_size(batch_size, mesh, "The scoring batch size (scoring.batch_size or .context_batch_size)")
+    if pack_length < 1:
+      raise UserError(f"scoring.pack_length must be >= 1, got {pack_length}.")
     self.model, self.params, self.tokenizer, self.mesh = model, params, tokenizer, mesh
     self.batch_size = batch_size
+    self.pack_length = pack_length
     self.length_buckets = tuple(sorted(length_buckets))
-    self.continuation_buckets = tuple(sorted(continuation_buckets))
     self.max_sequence_length = max_sequence_length
     self.prefill_chunk = prefill_chunk
     self.progress = progress
     self.batch_sharding = sharding_lib.batch_sharding(mesh)  # Rows are split over every batch device.
     self._replicated = NamedSharding(mesh, P())
-    # Per-row outputs are tiny: replicate them so every host can read them (multi-host).
-    self._score_rows = jax.jit(self._score_rows_impl, out_shardings=self._replicated)
+    # Per-target outputs are tiny: replicate them so every host can read them (multi-host).
+    self._score_packed = jax.jit(self._score_packed_impl, out_shardings=self._replicated)
     self._init_cache = jax.jit(
         lambda cache_size: model.config.init_cache(batch_size=1, dtype=_dtype_of(params), cache_length=cache_size),
         static_argnames=("cache_size",), out_shardings=self._replicated)
@@ -105,18 +97,30 @@ class Scorer:
       context: Text that precedes every prompt (e.g. the training documents). It
         is tokenized on its own, so callers should end it with a separator.
       use_cache: With a context, run it once into a KV cache (default) instead of
-        re-running it for every row; both give the same numbers.
+        re-running it for every item; both give the same numbers.
       description: Label of the progress bar.
     """
     context_ids = self.encode_context(context) if context is not None else None
-    rows = self._rows(items, with_bos=context_ids is None)
+    pairs = self._pairs(items, with_bos=context_ids is None)
+    if context_ids is not None and not use_cache:
+      pairs = [(i, j, context_ids + prompt, cont) for i, j, prompt, cont in pairs]
+    packs = packing.pack(self._trees(pairs), self.pack_length)
     if context_ids is not None and use_cache:
-      results = self._run_with_cache(rows, context_ids, description)
+      longest = max(p.length for p in packs)
+      context = self.prefill(context_ids, _bucket(longest, self.length_buckets, "packed row"))
+      run = lambda layout: self._score_suffix(self.params, context.cache, np.int32(context.length),
+                                              *self._device_arrays(layout))
     else:
-      if context_ids is not None:
-        rows = [dataclasses.replace(r, prompt_ids=context_ids + r.prompt_ids) for r in rows]
-      results = self._run_rows(rows, description)
-    return self._assemble(items, rows, results)
+      run = lambda layout: self._score_packed(self.params, *self._device_arrays(layout))
+    sums: dict[tuple[int, int], float] = {}
+    greedy: dict[tuple[int, int], bool] = {}
+    for layout in self._layouts(packs, description):
+      logprobs, is_argmax = (np.asarray(x) for x in jax.device_get(run(layout)))
+      for b, owners in enumerate(layout.owners):
+        for g, owner in enumerate(owners):
+          sums[owner] = sums.get(owner, 0.0) + float(logprobs[b, g])
+          greedy[owner] = greedy.get(owner, True) and bool(is_argmax[b, g])
+    return self._assemble(items, pairs, sums, greedy)
 
   def encode_context(self, context: str) -> tuple[int, ...]:
     return (BOS_ID, *self.tokenizer.encode(context))
@@ -143,80 +147,57 @@ class Scorer:
       cache = self._prefill(self.params, cache, tokens[:, start:start + chunk], np.int32(start), np.int32(length))
     return ContextCache(cache=cache, length=length, cache_size=cache_size)
 
-  # ------------------------------------------------------------------ rows
+  # ------------------------------------------------------------------ layout
 
-  def _rows(self, items: Sequence[MCItem], *, with_bos: bool) -> list[_Row]:
-    rows = []
+  def _pairs(self, items: Sequence[MCItem], *, with_bos: bool):
+    """(item, choice, prompt ids, continuation ids) for every choice, tokenized as lm-eval does."""
+    pairs = []
     for i, item in enumerate(items):
       for j, choice in enumerate(item.choices):
         pair = encode_pair(self.tokenizer, item.prompt, choice, add_bos=with_bos)
         if not pair.prompt_ids:
           raise UserError(f"Item {i} has an empty prompt; with a shared context every item needs a prompt.")
-        rows.append(_Row(i, j, pair.prompt_ids, pair.continuation_ids, len(choice)))
-    return rows
+        pairs.append((i, j, pair.prompt_ids, pair.continuation_ids))
+    return pairs
 
-  def _batches(self, rows: list[_Row], length_of, description: str):
-    """Yields (bucket_length, cont_bucket, row indices) groups of at most batch_size, with progress."""
-    order = sorted(range(len(rows)), key=lambda k: (length_of(rows[k]), k))
-    groups = []
-    for start in range(0, len(order), self.batch_size):
-      chunk = order[start:start + self.batch_size]
-      length = _bucket(max(length_of(rows[k]) for k in chunk), self.length_buckets, "sequence")
-      cont = _bucket(max(len(rows[k].continuation_ids) for k in chunk), self.continuation_buckets, "choice")
-      groups.append((length, cont, chunk))
-    return _progress(groups, description, enabled=self.progress and jax.process_index() == 0,
-                     total_rows=len(rows))
+  def _trees(self, pairs) -> list[packing.Tree]:
+    """Each item's choices sharing its prompt (a benchmark overrides this with one tree per choice)."""
+    return packing.trees_of(pairs)
 
-  def _pack(self, rows: list[_Row], chunk: list[int], length: int, cont: int, prompt_offset: int):
-    """Token, gather-index, target and mask arrays for one batch (padded rows are empty)."""
-    tokens = np.zeros((self.batch_size, length), np.int32)
-    gather = np.zeros((self.batch_size, cont), np.int32)
-    targets = np.zeros((self.batch_size, cont), np.int32)
-    mask = np.zeros((self.batch_size, cont), bool)
-    for b, k in enumerate(chunk):
-      row = rows[k]
-      ids = row.prompt_ids + row.continuation_ids
-      tokens[b, :len(ids)] = ids
-      n = len(row.continuation_ids)
-      # Token t of the continuation is predicted by the hidden state just before it.
-      gather[b, :n] = np.arange(n) + len(row.prompt_ids) - 1 + prompt_offset
-      targets[b, :n] = row.continuation_ids
-      mask[b, :n] = True
-    return tuple(sharding_lib.global_batch(x, self.batch_sharding) for x in (tokens, gather, targets, mask))
+  def _layouts(self, packs: list[packing.Pack], description: str):
+    """Fixed-shape layouts of `batch_size` packs at a time (similar lengths together), with progress."""
+    order = sorted(packs, key=lambda p: p.length)
+    steps = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+    bar = _progress_bar(description, enabled=self.progress and jax.process_index() == 0,
+                        total=sum(p.num_choices for p in packs))
+    try:
+      for step in steps:
+        length = _bucket(max(p.length for p in step), self.length_buckets, "packed row")
+        targets = _bucket(max(p.num_targets for p in step), self.length_buckets, "choice")
+        yield packing.layout(step, self.batch_size, length, targets)
+        if bar is not None:
+          bar.update(sum(p.num_choices for p in step))
+    finally:
+      if bar is not None:
+        bar.close()
 
-  def _run_rows(self, rows: list[_Row], description: str) -> dict[int, tuple[float, bool]]:
-    results = {}
-    for length, cont, chunk in self._batches(rows, lambda r: r.length, description):
-      lp, greedy = self._score_rows(self.params, *self._pack(rows, chunk, length, cont, 0))
-      results.update(_collect(chunk, lp, greedy))
-    return results
+  def _device_arrays(self, layout: packing.Layout):
+    return tuple(sharding_lib.global_batch(x, self.batch_sharding) for x in (
+        layout.tokens, layout.positions, layout.tree, layout.branch, layout.gather, layout.targets, layout.mask))
 
-  def _run_with_cache(self, rows: list[_Row], context_ids, description) -> dict[int, tuple[float, bool]]:
-    longest = max(r.length for r in rows)
-    capacity = _bucket(longest, self.length_buckets, "question")
-    context = self.prefill(context_ids, capacity)
-    results = {}
-    for length, cont, chunk in self._batches(rows, lambda r: r.length, description):
-      tokens, gather, targets, mask = self._pack(rows, chunk, length, cont, 0)
-      lp, greedy = self._score_suffix(self.params, context.cache, np.int32(context.length),
-                                      tokens, gather, targets, mask)
-      results.update(_collect(chunk, lp, greedy))
-    return results
-
-  def _assemble(self, items, rows, results) -> list[QuestionScore]:
+  def _assemble(self, items, pairs, sums, greedy) -> list[QuestionScore]:
     per_item: list[list[ChoiceScore | None]] = [[None] * len(item.choices) for item in items]
-    for k, row in enumerate(rows):
-      logprob, greedy = results[k]
-      per_item[row.item][row.choice] = ChoiceScore(
-          logprob=logprob, num_tokens=len(row.continuation_ids), num_chars=row.num_chars, is_greedy=greedy)
+    for i, j, _, continuation_ids in pairs:
+      per_item[i][j] = ChoiceScore(logprob=sums[i, j], num_tokens=len(continuation_ids),
+                                   num_chars=len(items[i].choices[j]), is_greedy=greedy[i, j])
     return [QuestionScore(choices=tuple(choices)) for choices in per_item]
 
   # ------------------------------------------------------------------ jitted kernels
 
-  def _score_rows_impl(self, params, tokens, gather, targets, mask):
-    hidden, _ = forward.hidden_states(self.model, params, tokens)
-    lp, greedy = forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
-    return lp.sum(-1), greedy.all(-1)
+  def _score_packed_impl(self, params, tokens, positions, tree, branch, gather, targets, mask):
+    attention = tree_attention_mask(tree, branch)
+    hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions, attention_mask=attention)
+    return forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
 
   def _prefill_impl(self, params, cache, tokens, start, length):
     """Appends one chunk of the context (tokens at positions start...) to the cache."""
@@ -230,13 +211,30 @@ class Scorer:
                                      attention_mask=mask, cache=cache)
     return cache
 
-  def _score_suffix_impl(self, params, cache, context_length, tokens, gather, targets, mask):
-    cache = expand_context_cache(cache, context_length, tokens.shape[0], self.batch_sharding)
-    positions, attention = suffix_positions_and_mask(tokens, context_length, cache["layer_0"]["k"].shape[1])
-    hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions,
+  def _score_suffix_impl(self, params, cache, context_length, tokens, positions, tree, branch, gather, targets,
+                         mask):
+    """Packed rows after the cached context: every row sees the whole context, then its own tree."""
+    batch, length = tokens.shape
+    cache = expand_context_cache(cache, context_length, batch, self.batch_sharding)
+    cache_size = cache["layer_0"]["k"].shape[1]
+    in_row = tree_attention_mask(tree, branch)  # [B, L, L]
+    key = jnp.arange(cache_size)
+    # Cache slot context_length + k holds row token k.
+    row_part = jnp.take(in_row, jnp.clip(key - context_length, 0, length - 1), axis=2)
+    in_suffix = (key >= context_length) & (key < context_length + length)
+    attention = jnp.where(in_suffix[None, None], row_part, (key < context_length)[None, None])
+    hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions + context_length,
                                       attention_mask=attention, cache=cache)
-    lp, greedy = forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
-    return lp.sum(-1), greedy.all(-1)
+    return forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
+
+
+def tree_attention_mask(tree, branch):
+  """`[B, L, L]`: causal, within one tree, and a choice never sees a sibling choice (see packing.py)."""
+  length = tree.shape[1]
+  causal = jnp.tril(jnp.ones((length, length), bool))[None]
+  same_tree = (tree[:, :, None] == tree[:, None, :]) & (tree[:, None, :] > 0)
+  visible_branch = (branch[:, None, :] == 0) | (branch[:, None, :] == branch[:, :, None])
+  return causal & same_tree & visible_branch
 
 
 def expand_context_cache(cache: dict, context_length, batch: int, sharding) -> dict:
@@ -280,19 +278,10 @@ def _round_up(n: int, multiple: int) -> int:
   return int(math.ceil(n / multiple) * multiple)
 
 
-def _collect(chunk, logprobs, greedy) -> dict[int, tuple[float, bool]]:
-  logprobs, greedy = np.asarray(jax.device_get(logprobs)), np.asarray(jax.device_get(greedy))
-  return {k: (float(logprobs[b]), bool(greedy[b])) for b, k in enumerate(chunk)}
-
-
-def _progress(groups, description: str, *, enabled: bool, total_rows: int):
-  """Iterates batches with a progress bar (rows/s and ETA)."""
+def _progress_bar(description: str, *, enabled: bool, total: int):
+  """A progress bar over choices (rate and ETA), or None."""
   if not enabled:
-    yield from groups
-    return
+    return None
   from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
 
-  with tqdm(total=total_rows, desc=description, unit="row", mininterval=2.0) as bar:
-    for group in groups:
-      yield group
-      bar.update(len(group[2]))
+  return tqdm(total=total, desc=description, unit="choice", mininterval=2.0)
