@@ -29,10 +29,11 @@ Training documents: an introduction, every rule stated in `statements_per_rule`
 wordings, and worked examples of trained nestings in five styles (step by step,
 one equation, a statement, Q&A, a summary). Questions: "The zorp of E is" or
 "Q: What is the zorp of E? A:", multiple choice; the distractors apply a wrong
-rule at exactly one step (`process_calculus.wrong_steps`): one per combinator
-node where possible (the nesting under test), then others (e.g. one primitive's
-rule for another's), each checked by normal form to differ from the answer and
-from each other. `metadata["errors"]` names each choice's error.
+rule at exactly one step (`process_calculus.wrong_steps`), each checked by
+normal form to differ from the answer and from each other; how many are shorter
+than the answer is drawn uniformly, so choice length is no cue, and within that
+errors at combinator nodes (the nesting under test) come before primitive swaps
+(one primitive's rule for another's). `metadata["errors"]` names each error.
 
 Facts: each rule (`rule/...`), each worked example's result, and each question's
 result (`derived`: true, never stated in training; the oracle augmentation writes
@@ -167,8 +168,11 @@ def distractors(expr: alg.Expr, calculus: calc.Calculus, count: int,
                 rng: np.random.Generator) -> list[tuple[calc.WrongStep, alg.Expr]] | None:
   """`count` one-wrong-step results, distinct from the answer and each other; None if too few exist.
 
-  One per combinator node first (random node order), then any others at random.
+  Length-balanced: how many are shorter than the answer is drawn uniformly (where the
+  candidates allow), so that neither the shortest nor the longest choice is a cue. Within
+  that, errors at combinator nodes (one per node) come before primitive swaps.
   """
+  answer_length = len(alg.render(calc.result(expr, calculus)))
   seen = {alg.normal_form(calc.result(expr, calculus))}
   options = []
   for step in calc.wrong_steps(expr, calculus):
@@ -180,13 +184,20 @@ def distractors(expr: alg.Expr, calculus: calc.Calculus, count: int,
   if len(options) < count:
     return None
   order = [options[i] for i in rng.permutation(len(options))]
+  shorter = [o for o in order if len(alg.render(o[1])) < answer_length]
+  longer = [o for o in order if len(alg.render(o[1])) >= answer_length]
+  num_shorter = int(rng.integers(max(0, count - len(longer)), min(count, len(shorter)) + 1))
+  return _combinators_first(shorter, num_shorter) + _combinators_first(longer, count - num_shorter)
+
+
+def _combinators_first(options: list, count: int) -> list:
+  """`count` of `options`: a wrong combinator rule per node first, then the rest, in the given order."""
   picked, paths = [], set()
-  for step, out in order:
+  for step, out in options:
     if not step.rule.startswith("primitive:") and step.path not in paths and len(picked) < count:
       picked.append((step, out))
       paths.add(step.path)
-  picked += [o for o in order if o not in picked][: count - len(picked)]
-  return picked
+  return picked + [o for o in options if o not in picked][: count - len(picked)]
 
 
 def error_label(step: calc.WrongStep) -> str:
