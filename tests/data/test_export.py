@@ -18,12 +18,13 @@ def _config():
   return module.get_config()
 
 
-def test_config_names_the_four_families():
+def test_config_names_every_family():
   config = _config()
   assert config.job == "datasets"
   assert {name: spec.family for name, spec in config.datasets.items()} == {
       "reversal_curse": "reversal_curse", "simple_reversals": "simple_reversals",
       "simple_syllogisms": "simple_syllogisms", "semantic_structure": "semantic_structure",
+      "process_knowledge": "process_knowledge",
   }
 
 
