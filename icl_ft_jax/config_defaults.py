@@ -146,7 +146,7 @@ FINETUNE_SCHEDULES = {
     "simple_reversals": (60, 300, 32, "none"),
     "simple_syllogisms": (60, 200, 64, "independent"),
     "semantic_structure": (100, 1000, 512, "none"),
-    # Worked examples stay whole (a derivation split into sentences loses its steps); up to ~490 tokens.
+    # Worked examples stay whole (a derivation split into sentences loses its steps); up to 560 tokens.
     "process_knowledge": (60, 500, 640, "none"),
 }
 

@@ -24,6 +24,9 @@ appears as a parent and as a child in some trained pair) never occur in training
   * `in_distribution`: new expressions whose nestings were all trained.
 Every rule alone is trained (rule statements and depth-1 worked examples); no
 test expression equals a training one up to algebra (normal form of the input).
+A trained answer may contain a held-out nesting as text ("2*(f(x) + g(x))"); the
+transform of one is never shown. Held-out pairs change with the seed, so results
+over seeds average over which combinations are held out.
 
 Training documents: an introduction, every rule stated in `statements_per_rule`
 wordings, and worked examples of trained nestings in five styles (step by step,
