@@ -15,6 +15,7 @@ import numpy as np
 
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.report import intervals
 from icl_ft_jax.report.records import ResultRecord
 from icl_ft_jax.scoring import NORMALIZATIONS, MCItem, QuestionScore, Scorer
 
@@ -69,11 +70,16 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
     split_scores = scores[offset:offset + len(split_questions)]
     offset += len(split_questions)
     chance = sum(1.0 / len(q.choices) for q in split_questions) / len(split_questions)
+    keys = [intervals.fact_key(q.fact_ids, q.id) for q in split_questions]
     for normalization in NORMALIZATIONS:
+      correct = [score.prediction(normalization) == q.answer for q, score in zip(split_questions, split_scores)]
+      counts = intervals.count_by_fact(keys, correct)
+      interval = intervals.accuracy_interval(counts, seed=seed)
       records.append(ResultRecord(
           dataset=dataset.name, split=split, condition=condition, normalization=normalization,
           accuracy=accuracy(split_questions, split_scores, normalization), n=len(split_questions),
-          chance=chance, seed=seed, wall_time_s=round(seconds_per_question * len(split_questions), 3),
+          chance=chance, seed=seed, ci_low=round(interval.low, 4), ci_high=round(interval.high, 4),
+          fact_counts=counts, wall_time_s=round(seconds_per_question * len(split_questions), 3),
           metadata=dict(metadata or {})))
   return records
 

@@ -24,7 +24,7 @@ def test_results_merge_by_key(tmp_path):
   assert sorted(r.accuracy for r in everything) == [0.2, 0.9]
   assert records.read_results(path) == everything
   table = records.format_table(everything)
-  assert "0.550" in table and "toy" in table
+  assert "0.55" in table and "toy" in table
 
 
 def test_csv_and_plot(tmp_path):
@@ -37,3 +37,40 @@ def test_csv_and_plot(tmp_path):
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
   with pytest.raises(ValueError, match="No results"):
     plots.plot_dataset(summaries, "other", tmp_path / "x.png")
+
+
+def test_bootstrap_interval_is_over_facts_not_questions():
+  from icl_ft_jax.report import intervals
+  # Ten facts, four questions each: half the facts fully right, half fully wrong.
+  clustered = {f"f{i}": [4 * (i % 2), 4] for i in range(10)}
+  # The same 20/40 correct, spread evenly: each fact 2 of 4.
+  spread = {f"f{i}": [2, 4] for i in range(10)}
+  wide, narrow = intervals.accuracy_interval(clustered), intervals.accuracy_interval(spread)
+  assert wide.estimate == narrow.estimate == 0.5
+  assert wide.contains(0.5) and wide.high - wide.low > 0.4  # Facts, not 40 questions, are the units.
+  assert narrow.high - narrow.low < 0.3  # Wilson over questions: no fact-level spread to resample.
+  assert intervals.accuracy_interval(clustered) == wide  # Seeded: reproducible.
+
+
+def test_paired_difference_resamples_the_same_facts():
+  from icl_ft_jax.report import intervals
+  base = {f"f{i}": [i % 2, 4] for i in range(20)}
+  better = {f"f{i}": [i % 2 + 2, 4] for i in range(20)}  # +2 questions on every fact.
+  diff = intervals.difference_interval(better, base)
+  assert diff.estimate == pytest.approx(0.5)
+  assert diff.low == pytest.approx(0.5) and diff.high == pytest.approx(0.5)  # Paired: no spread at all.
+  assert not intervals.difference_interval(base, base).low > 0
+  with pytest.raises(ValueError, match="share no facts"):
+    intervals.difference_interval(base, {"other": [1, 1]})
+
+
+def test_records_carry_intervals_into_summary_table_and_plot(tmp_path):
+  counts = {f"f{i}": [i % 2, 1] for i in range(10)}
+  record = records.ResultRecord(dataset="toy", split="reversal", condition="ft", normalization="sum",
+                                accuracy=0.5, n=10, chance=0.25, seed=0, fact_counts=counts)
+  (summary,) = aggregate.summarize([record])
+  assert summary.num_facts == 10 and summary.ci_low < 0.5 < summary.ci_high
+  assert summary.stderr == 0.0  # One seed: no spread over seeds, but the bar is the fact interval.
+  assert f"0.50 [{summary.ci_low:.2f}, {summary.ci_high:.2f}]" in records.format_table([record])
+  png = plots.plot_dataset([summary], "toy", tmp_path / "toy.png")
+  assert png.stat().st_size > 5000

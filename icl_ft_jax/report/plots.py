@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 from collections.abc import Sequence
 
 from icl_ft_jax.report.aggregate import Summary
 from icl_ft_jax.report.records import condition_rank
+
+
+def _error_bar(summary: Summary) -> tuple[float, float]:
+  """(below, above) the mean: the bootstrap interval, or the s.e. over seeds for older records."""
+  if math.isnan(summary.ci_low):
+    return summary.stderr, summary.stderr
+  return max(summary.mean - summary.ci_low, 0.0), max(summary.ci_high - summary.mean, 0.0)
 
 
 def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
@@ -33,8 +41,9 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
       if s is not None:
         xs.append(i - 0.4 + width * (c + 0.5))
         means.append(s.mean)
-        errs.append(s.stderr)
-    ax.bar(xs, means, width=width * 0.95, yerr=errs, capsize=2, label=condition, color=colors(c))
+        errs.append(_error_bar(s))
+    yerr = list(zip(*errs)) if errs else None  # [[below...], [above...]]
+    ax.bar(xs, means, width=width * 0.95, yerr=yerr, capsize=2, label=condition, color=colors(c))
   for i, split in enumerate(splits):
     chance = next(s.chance for s in chosen if s.split == split)
     ax.hlines(chance, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=1)
@@ -42,7 +51,9 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   ax.set_ylim(0, 1.05)
   ax.set_ylabel(f"accuracy ({normalization})")
   seeds = max(s.num_seeds for s in chosen)
-  ax.set_title(f"{dataset} (dashed: chance; bars: mean ± s.e. over {seeds} seed{'s' * (seeds > 1)})", fontsize=9)
+  facts = max(s.num_facts for s in chosen)
+  ax.set_title(f"{dataset}: {seeds} seed{'s' * (seeds > 1)}, {facts} facts (dashed: chance;"
+               f" bars: 95% bootstrap interval over facts)", fontsize=9)
   ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.1),
             frameon=False)
   fig.tight_layout()

@@ -31,7 +31,12 @@ class ResultRecord:
   n: int
   chance: float
   seed: int = 0
-  wall_time_s: float = 0.0
+  # 95% bootstrap interval over facts (see report/intervals.py), and the counts it comes from:
+  # fact key -> [questions answered correctly, questions].
+  ci_low: float | None = None
+  ci_high: float | None = None
+  fact_counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+  wall_time_s: float = 0.0  # This split's share of the condition's scoring time.
   metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
   @property
@@ -59,24 +64,36 @@ def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> 
 
 
 def format_table(records: Sequence[ResultRecord], normalization: str = "sum") -> str:
-  """Accuracy per dataset/split (rows) and condition (columns), with chance."""
+  """Accuracy per dataset/split (rows) and condition (columns), with chance and 95% intervals.
+
+  A cell is the mean over seeds and, when facts were recorded, the bootstrap interval
+  over facts (pooled over seeds) in brackets.
+  """
+  import tabulate  # pylint: disable=g-import-not-at-top
+
   chosen = [r for r in records if r.normalization == normalization]
   conditions = sorted(dict.fromkeys(r.condition for r in chosen), key=condition_rank)
   rows = list(dict.fromkeys((r.dataset, r.split) for r in chosen))
-  cell: dict[tuple, list[float]] = {}
+  cell: dict[tuple, list[ResultRecord]] = {}
   chance: dict[tuple, float] = {}
   for r in chosen:
-    cell.setdefault((r.dataset, r.split, r.condition), []).append(r.accuracy)
+    cell.setdefault((r.dataset, r.split, r.condition), []).append(r)
     chance[(r.dataset, r.split)] = r.chance
-  header = ["dataset", "split", "chance", *conditions]
   body = []
   for dataset, split in rows:
-    values = []
-    for condition in conditions:
-      accs = cell.get((dataset, split, condition))
-      values.append("-" if not accs else f"{sum(accs) / len(accs):.3f}")
-    body.append([dataset, split, f"{chance[(dataset, split)]:.3f}", *values])
-  widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
-  line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
-  title = f"accuracy ({normalization} log-likelihood)"
-  return "\n".join([title, line(header), line(["-" * w for w in widths]), *map(line, body)])
+    values = [_cell(cell.get((dataset, split, condition), [])) for condition in conditions]
+    n = max(r.n for r in chosen if (r.dataset, r.split) == (dataset, split))
+    body.append([dataset, split, n, f"{chance[(dataset, split)]:.2f}", *values])
+  title = f"accuracy ({normalization}; [95% bootstrap interval over facts])"
+  return title + "\n" + tabulate.tabulate(body, headers=["dataset", "split", "n", "chance", *conditions],
+                                          disable_numparse=True)
+
+
+def _cell(records: Sequence[ResultRecord]) -> str:
+  if not records:
+    return "-"
+  from icl_ft_jax.report import aggregate  # pylint: disable=g-import-not-at-top
+
+  mean = sum(r.accuracy for r in records) / len(records)
+  interval = aggregate.interval_of(records)
+  return f"{mean:.2f}" if interval is None else f"{mean:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
