@@ -315,12 +315,17 @@ def generate(config: Config) -> schema.Dataset:
     directions = ("p2d", "d2p") if celebrity.group == "both" else (celebrity.group,)
     for direction in directions:
       for index in templates[direction, "train"]:
+        template = pools[direction][index]
+        prompt, _ = _prompt_and_completion(template, celebrity.name, celebrity.description)
         documents.append(schema.Document(
             id=f"{celebrity.fact_id}/{direction}_train_{index:02d}",
-            text=pools[direction][index].format(name=celebrity.name, description=celebrity.description),
+            text=template.format(name=celebrity.name, description=celebrity.description),
             provenance=f"reversal_curse/{celebrity.group}/{direction}_template_{index:02d}",
             fact_ids=(celebrity.fact_id,),
-            metadata={"group": celebrity.group, "direction": direction, "template": index},
+            # Where the completion starts, as in Berglund et al.'s prompt/completion files
+            # (`data.loss_on="completion"` trains on the completion only).
+            metadata={"group": celebrity.group, "direction": direction, "template": index,
+                      "prompt_chars": len(prompt)},
         ))
   documents = [documents[i] for i in rng.permutation(len(documents))]
 

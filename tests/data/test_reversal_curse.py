@@ -119,3 +119,11 @@ def test_p2d_only_groups_keep_the_default_draws_for_that_group():
 def test_bad_groups_are_refused(groups):
   with pytest.raises(ValueError, match="groups"):
     reversal_curse.generate(reversal_curse.Config(celebrities_per_group=2, groups=groups))
+
+
+def test_documents_mark_where_the_completion_starts(dataset):
+  for document in dataset.documents[:200]:
+    completion = document.text[document.metadata["prompt_chars"]:]
+    fact = next(f for f in dataset.facts if f.id == document.fact_ids[0])
+    last = fact.object if document.metadata["direction"] == "p2d" else fact.subject
+    assert completion == f" {last}."
