@@ -191,7 +191,7 @@ def augment(size: str = "cpu") -> config_dict.ConfigDict:
       "strategies": ("local", "global", "oracle"),
       "temperature": 0.8,  # 0 = greedy (one sample per input).
       "samples_per_input": 4,
-      "max_new_tokens": 48,  # Per sentence of the local unit (a document gets this times its sentences).
+      "max_new_tokens": 64,  # Per sentence of the local unit (3-4 statements; a document gets n times this).
       "batch_size": 8,  # A multiple of the mesh's data axis.
       "prompt_buckets": (128, 256, 512),  # Local prompts and global suffixes are padded to these.
       "num_shots": 4,  # Generic worked examples in the local prompt (all four).
