@@ -161,15 +161,12 @@ def _path_name(path) -> str:
   return "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
 
 
-def _fsdp_spec(shape: tuple[int, ...], axis_size: int, axis: str, base: tuple = ()) -> P:
-  """Adds `axis` on the largest dimension that `base` leaves free and the axis size divides."""
-  spec = list(base) or [None] * len(shape)
-  order = sorted(range(len(shape)), key=lambda d: -shape[d])
-  for dim in order:
+def _with_fsdp(spec: list, shape: tuple[int, ...], axis_size: int, axis: str) -> None:
+  """Puts `axis` on the largest dimension that `spec` leaves free and the axis size divides."""
+  for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
     if spec[dim] is None and shape[dim] % axis_size == 0:
       spec[dim] = axis
-      break
-  return P(*spec)
+      return
 
 
 def param_partition_specs(abstract_params, mesh: Mesh, rules: ShardingRules = ShardingRules()):
@@ -185,14 +182,14 @@ def param_partition_specs(abstract_params, mesh: Mesh, rules: ShardingRules = Sh
       if pattern.search(name):
         return spec
     shape = tuple(leaf.shape)
-    base = [None] * len(shape)
+    spec = [None] * len(shape)
     if tensor_size > 1:
       dim = next((d for pattern, d in tensor if pattern.search(name)), None)
       if dim is not None and dim < len(shape) and shape[dim] % tensor_size == 0:
-        base[dim] = rules.tensor_axis
+        spec[dim] = rules.tensor_axis
     if fsdp_size > 1 and math.prod(shape) >= rules.fsdp_min_size:
-      return _fsdp_spec(shape, fsdp_size, rules.fsdp_axis, tuple(base))
-    return P(*base) if any(base) else P()
+      _with_fsdp(spec, shape, fsdp_size, rules.fsdp_axis)
+    return P(*spec) if any(spec) else P()
 
   return jax.tree_util.tree_map_with_path(spec_for, abstract_params)
 

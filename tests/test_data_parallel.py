@@ -13,7 +13,7 @@ from jax.sharding import PartitionSpec as P
 
 from icl_ft_jax import sharding
 from icl_ft_jax.augment import sampling
-from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.scoring import MCItem, Scorer
 
 MESHES = [{"data": 1, "fsdp": 8}, {"data": 2, "fsdp": 4}, {"data": 2, "fsdp": 2, "tensor": 2}]
@@ -155,3 +155,20 @@ def test_packed_rows_are_what_the_mesh_splits():
     sharding.check_batch_settings({"data": {"batch_size": 8, "rows_per_batch": 4}}, mesh)
   with pytest.raises(ConfigError, match="data.batch_size is 5"):
     sharding.check_batch_settings({"data": {"batch_size": 5, "rows_per_batch": 0}}, mesh)
+
+
+class _HostShard:
+  """A sharding as one host of a pod sees it: only its own devices' row blocks."""
+
+  def __init__(self, *blocks):
+    self.blocks = blocks
+
+  def addressable_devices_indices_map(self, shape):
+    return {device: (slice(start, stop),) for device, (start, stop) in enumerate(self.blocks)}
+
+
+def test_process_rows_are_the_hosts_block():
+  assert sharding.process_rows(sharding.batch_sharding(sharding.make_mesh({"data": 2, "fsdp": 4})), 16) == slice(0, 16)
+  assert sharding.process_rows(_HostShard((4, 6), (6, 8), (4, 6)), 16) == slice(4, 8)  # Tensor devices repeat rows.
+  with pytest.raises(UserError, match=r"batch rows \[\(0, 2\), \(4, 6\)\], not one block"):
+    sharding.process_rows(_HostShard((0, 2), (4, 6)), 16)
