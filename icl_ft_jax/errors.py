@@ -15,3 +15,7 @@ class ConfigError(UserError):
 
 class ModelLoadError(UserError):
   """A model, checkpoint or tokenizer could not be loaded."""
+
+
+class Interrupted(UserError):
+  """Stopped by Ctrl-C or SIGTERM after saving what resuming needs; `main` exits with 130."""

@@ -27,7 +27,7 @@ from absl import app, flags
 from ml_collections import config_dict, config_flags
 
 from icl_ft_jax import distributed, overrides
-from icl_ft_jax.errors import ConfigError, UserError
+from icl_ft_jax.errors import ConfigError, Interrupted, UserError
 from icl_ft_jax.jobs import workdir as workdir_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:arg]).")
@@ -129,6 +129,8 @@ def main(argv: list[str]) -> None:
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   try:
     run(_CONFIG.value, _WORKDIR.value)
+  except Interrupted as e:
+    _exit(f"error: {e}", 130)
   except UserError as e:
     _exit(f"error: {e}", 2)
   except KeyboardInterrupt:

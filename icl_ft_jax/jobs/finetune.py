@@ -72,8 +72,8 @@ def run(config, workdir: pathlib.Path) -> None:
   common.check_scoring(config, dataset)
   dataset_name = config.get("dataset_name", dataset.name)
   ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
-  run_identity.check(workdir, {(CONDITION, config.seed): ident})
   checkpointing.check_run_identity(workdir, run_identity_of(config))  # Before any slow work.
+  run_identity.check(workdir, {(CONDITION, config.seed): ident})
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh, seed=config.seed)
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))

@@ -43,7 +43,8 @@ class Checkpointer:
     self._ocp = ocp
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=config.every_steps, max_to_keep=config.keep,
-        enable_async_checkpointing=config.async_save, create=True)
+        enable_async_checkpointing=config.async_save, create=True,
+        cleanup_tmp_directories=True)  # A save cut short (disk full, kill) leaves a tmp folder: drop it.
     self.manager = ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
 
   def latest_step(self) -> int | None:

@@ -7,6 +7,8 @@ step-addressed `Batches`, and evaluation is a callback returning named scalars.
 from __future__ import annotations
 
 import dataclasses
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -14,7 +16,7 @@ import jax
 import numpy as np
 
 from icl_ft_jax import sharding as sharding_lib
-from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.errors import ConfigError, Interrupted
 from icl_ft_jax.train.state import TrainState
 
 
@@ -46,11 +48,57 @@ def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, confi
   learning rate, gradient norm, step time and tokens/s every `log_every_steps`
   (timings span the steps since the last log, so they include host work and the
   first step's compilation), and evaluates every `eval_every_steps` and at the end.
+  A Ctrl-C or SIGTERM stops it between steps, after saving that step's
+  checkpoint, with an `Interrupted` error that says how to resume.
   """
   start = int(jax.device_get(state.step))
+  with _StopRequest() as stop:
+    state = _train(train_step=train_step, state=state, frozen=frozen, batches=batches,
+                   batch_sharding=batch_sharding, config=config, checkpointer=checkpointer, writer=writer,
+                   evaluate=evaluate, progress=progress, start=start, stop=stop)
+  checkpointer.wait()
+  if evaluate is not None:
+    writer.write(config.steps, {f"eval/{k}": v for k, v in evaluate(state).items()})
+  return state
+
+
+class _StopRequest:
+  """The first Ctrl-C or SIGTERM becomes a request the loop honours between steps (a second one
+  interrupts at once). Single-process runs only: on several hosts a save needs every host."""
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.received: int | None = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread() and jax.process_count() == 1:
+      self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+      for s in self.SIGNALS:
+        signal.signal(s, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signum
+    signal.signal(signum, self._previous[signum])
+
+  def __exit__(self, *exc):
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
+
+
+def _train(*, train_step, state, frozen, batches, batch_sharding, config: LoopConfig, checkpointer, writer,
+           evaluate, progress: bool, start: int, stop: _StopRequest) -> TrainState:
   bar = _progress(config.steps, start, progress and jax.process_index() == 0)
   window_start, window_steps, window_tokens = time.perf_counter(), 0, 0
   for step in range(start, config.steps):
+    if stop.received is not None:
+      bar.close()
+      _save_now(checkpointer, step, state)
+      raise Interrupted(f"Fine-tuning stopped at step {step} of {config.steps} ({signal.Signals(stop.received).name})"
+                        " with a checkpoint of that step; rerun the same command with the same --workdir to resume.")
     host_batch = batches(step)
     state, metrics = train_step(state, frozen, sharding_lib.global_batch(host_batch, batch_sharding))
     done = step + 1
@@ -71,7 +119,11 @@ def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, confi
       writer.write(done, {f"eval/{k}": v for k, v in evaluate(state).items()})
       window_start = time.perf_counter()  # Step timings exclude evaluation.
   bar.close()
-  checkpointer.wait()
-  if evaluate is not None:
-    writer.write(config.steps, {f"eval/{k}": v for k, v in evaluate(state).items()})
   return state
+
+
+def _save_now(checkpointer, step: int, state: TrainState) -> None:
+  """Saves `state` (at `step`) unless that step is saved already, and waits for it."""
+  if checkpointer.latest_step() != step:
+    checkpointer.save(step, state, force=True)
+  checkpointer.wait()
