@@ -1,4 +1,4 @@
-"""Process knowledge: exact answers (checked by an independent evaluator), one-wrong-step distractors, held-out split."""
+"""Process knowledge: answers checked by an independent evaluator, one-wrong-step distractors, the held-out split."""
 
 import ast
 import dataclasses
@@ -45,14 +45,16 @@ class Evaluator:
 
   def __init__(self, dataset, seed):
     rand = random.Random(seed)
-    self.rules = {f.subject.removesuffix("(x)"): f.object for f in dataset.facts if f.metadata.get("rule") == "primitive"}
+    self.rules = {f.subject.removesuffix("(x)"): f.object
+                  for f in dataset.facts if f.metadata.get("rule") == "primitive"}
     coefficients = {name: [rand.randrange(PRIME) for _ in range(3)] for name in self.rules}
     self.functions = {name: (lambda t, c=c: (c[0] * t * t + c[1] * t + c[2]) % PRIME)
                       for name, c in coefficients.items()}
     self.x = rand.randrange(PRIME)
 
   def value(self, text, x=None):
-    return eval(text, {"__builtins__": {}}, {**self.functions, "x": self.x if x is None else x}) % PRIME  # pylint: disable=eval-used
+    names = {**self.functions, "x": self.x if x is None else x}
+    return eval(text, {"__builtins__": {}}, names) % PRIME  # pylint: disable=eval-used
 
   def _value(self, node):
     return self.value(ast.unparse(node))
@@ -321,7 +323,7 @@ def test_experiment_config_runs_every_condition_on_it(size):
   assert config.data.sentence_split == "none"  # A derivation split into sentences would lose its steps.
   data = registry.build_dataset(config.dataset.to_dict())
   assert data.info["num_worked_examples"] == (36 if size == "cpu" else 300)
-  # Gemma tokens here are 2 characters or more (longest study documents, seeds 0-4: <= 1016 characters, 558 tokens).
+  # Gemma tokens here are 2 characters or more (longest study documents, seeds 0-4: 1016 characters, 558 tokens).
   assert max(len(d.text) for d in data.documents) < 2 * config.data.max_length
 
 
