@@ -3,8 +3,11 @@
 import ast
 import dataclasses
 import importlib.util
+import os
 import pathlib
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -334,3 +337,21 @@ def test_worked_examples_split_into_sentences_cleanly():
       sentences = [document.text[a:b] for a, b in splitting.sentence_spans(document.text)]
       assert sentences[0].startswith("Worked example:") and sentences[-1].startswith("So the ")
       assert all(s.endswith(".") for s in sentences)
+
+
+@pytest.mark.parametrize("spec", [
+    {"family": "process_knowledge", "num_primitives": 4, "num_worked_examples": 20,
+     "num_compositional_questions": 10, "num_in_distribution_questions": 10},
+    {"family": "reversal_curse", "celebrities_per_group": 5, "names": "nonsense"},
+])
+def test_same_bytes_in_fresh_processes_with_other_hash_seeds(tmp_path, spec):
+  """No set or dict order leaks into the files: interpreters with other hash seeds write the same bytes."""
+  script = ("import sys; from icl_ft_jax.data import registry, schema;"
+            f" schema.save_dataset(registry.build_dataset({spec!r}), sys.argv[1])")
+  written = []
+  for hash_seed in ("1", "2"):
+    out = tmp_path / hash_seed
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
+    written.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+  assert written[0] == written[1] and len(written[0]) == 4
