@@ -272,12 +272,3 @@ def normal_form(e: Expr) -> str:
     return "0"
   return " + ".join(f"{c}*{'*'.join(m) or '1'}" for m, c in sorted(poly.items()))
 
-
-def size(e: Expr) -> int:
-  """Number of nodes, a measure of how long an expression is."""
-  if isinstance(e, (Add, Mul)):
-    parts = e.terms if isinstance(e, Add) else e.factors
-    return 1 + sum(size(p) for p in parts)
-  if isinstance(e, (Apply, Pending, PendingAt)):
-    return 1 + size(e.arg)
-  return 1
