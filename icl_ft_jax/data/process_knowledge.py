@@ -33,10 +33,17 @@ wordings, and worked examples of trained nestings in five styles (step by step,
 one equation, a statement, Q&A, a summary). Questions: "The zorp of E is" or
 "Q: What is the zorp of E? A:", multiple choice; the distractors apply a wrong
 rule at exactly one step (`process_calculus.wrong_steps`), each checked by
-normal form to differ from the answer and from each other; how many are shorter
-than the answer is drawn uniformly, so choice length is no cue, and within that
-errors at combinator nodes (the nesting under test) come before primitive swaps
-(one primitive's rule for another's). `metadata["errors"]` names each error.
+normal form to differ from the answer and from each other. How many are shorter
+than the answer is drawn uniformly where the candidates allow (most wrong steps
+drop terms: the answer is then the shortest choice in about 7-19% of questions and
+the longest in 25-33%, chance 25%; without this it was almost never the shortest,
+a handicap under summed log-likelihood). Within that, errors at combinator nodes
+(the nesting under test) come before primitive swaps (one primitive's rule for
+another's). `metadata["errors"]` names each error.
+
+Sizes (the paper gives none): study, 6 primitives, 3 wordings per rule, 300 worked
+examples, 150 questions per split (about 48k Gemma tokens of documents); CPU
+(`config_defaults`), 4 primitives, 2 wordings, 36 examples, 40 per split (about 5k).
 
 Facts: each rule (`rule/...`), each worked example's result, and each question's
 result (`derived`: true, never stated in training; the oracle augmentation writes
