@@ -85,11 +85,13 @@ def _config(arg):
 
 
 @pytest.mark.parametrize("names, dataset_name", [("real", "reversal_curse"), ("nonsense", "reversal_curse_nonsense")])
-def test_comparison_config(names, dataset_name):
-  config = _config(f"names={names}")
+@pytest.mark.parametrize("size", ["cpu", "study"])
+def test_comparison_config(names, dataset_name, size):
+  config = _config(f"names={names},size={size},seeds=3")
   main.validate(config)
   assert config.dataset.names == names and config.dataset_name == dataset_name
-  assert {"icl", "ft"} <= set(config.conditions)
+  assert {"icl", "ft"} <= set(config.conditions) and config.seeds == (0, 1, 2)
+  assert config.icl.subsample == (0.125 if size == "study" else 1.0)  # As the real-name experiment at that size.
   assert registry.build_dataset(config.dataset.to_dict()).info["names"] == names
 
 
