@@ -19,6 +19,7 @@ error that says which length to set.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,6 +106,18 @@ def _round_up(n: int, multiple: int) -> int:
   return -(-n // multiple) * multiple
 
 
+def _compact_loss(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+  """The positions that carry loss, per row, padded to `size`: `loss_index`, `loss_targets`, `loss_weights`."""
+  rows = batch["weights"].shape[0]
+  index, targets, weights = (np.zeros((rows, size), dtype) for dtype in (np.int32, np.int32, np.float32))
+  for row in range(rows):
+    (where,) = np.nonzero(batch["weights"][row])
+    index[row, :len(where)] = where
+    targets[row, :len(where)] = batch["targets"][row, where]
+    weights[row, :len(where)] = batch["weights"][row, where]
+  return {"loss_index": index, "loss_targets": targets, "loss_weights": weights}
+
+
 def example_indices(num_examples: int, batch_size: int, seed: int, step: int) -> np.ndarray:
   """Which examples form the batch of `step`: a pure function of its arguments."""
   indices = np.empty(batch_size, np.int64)
@@ -118,6 +131,24 @@ def example_indices(num_examples: int, batch_size: int, seed: int, step: int) ->
   return indices
 
 
+def loss_positions_per_row(examples: Sequence[Example], config: DataConfig) -> int | None:
+  """How many positions of a row can carry loss, or None when (nearly) all of them can.
+
+  A bound that holds for every batch without enumerating them: a row holds one example,
+  or packed examples whose tokens sum to at most `max_length`, so its weighted
+  positions are at most `max_length` times the largest weighted fraction of any example.
+  With completion-only loss the unembedding then runs on those positions alone.
+  """
+  weighted = [sum(w > 0 for w in e.weights) for e in examples]
+  if config.rows_per_batch:
+    fraction = max(k / len(e.weights) for k, e in zip(weighted, examples))
+    bound = math.ceil(config.max_length * fraction) + 1
+  else:
+    bound = max(weighted)
+  bound = _round_up(bound, 8)
+  return bound if bound <= config.max_length * 3 // 4 else None
+
+
 class Batches:
   """Fixed-shape numpy batches of tokenized examples, addressed by step."""
 
@@ -125,6 +156,7 @@ class Batches:
     self.examples = list(examples)
     self.config = config
     self.seed = seed
+    self.loss_positions = loss_positions_per_row(self.examples, config)
 
   def epoch_of(self, step: int) -> float:
     return step * self.config.batch_size / len(self.examples)
@@ -147,6 +179,8 @@ class Batches:
       batch["weights"][row, span] = example.weights
       batch["positions"][row, span] = np.arange(n)
       batch["segment_ids"][row, span] = segment
+    if self.loss_positions:
+      batch.update(_compact_loss(batch, self.loss_positions))
     return batch
 
   def _layout(self, chosen: list[Example], step: int):

@@ -93,7 +93,11 @@ def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chun
   hidden, _ = hidden_fn(model, params, batch["inputs"], positions=batch["positions"], attention_mask=mask)
   table = params["embedder"]["input_embedding"]
   softcap = model.config.final_logit_softcap
+  targets, weights = batch["targets"], batch["weights"]
+  if "loss_index" in batch:
+    # Only the positions that carry loss are unembedded (see train/data.py `_compact_loss`).
+    hidden = jnp.take_along_axis(hidden, batch["loss_index"][..., None], axis=1)
+    targets, weights = batch["loss_targets"], batch["loss_weights"]
   if chunk_length is None:
-    return full_logits_cross_entropy(hidden, table, batch["targets"], batch["weights"], softcap=softcap)
-  return chunked_cross_entropy(hidden, table, batch["targets"], batch["weights"], softcap=softcap,
-                               chunk_length=chunk_length)
+    return full_logits_cross_entropy(hidden, table, targets, weights, softcap=softcap)
+  return chunked_cross_entropy(hidden, table, targets, weights, softcap=softcap, chunk_length=chunk_length)

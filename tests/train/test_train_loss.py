@@ -65,3 +65,29 @@ def test_hidden_states_unembed_to_model_logits(tiny_model):
   hidden, _ = forward.hidden_states(tiny_model.model, tiny_model.params, tokens)
   logits = tiny_model.model.apply({"params": tiny_model.params}, tokens).logits
   np.testing.assert_allclose(forward.unembed(tiny_model.model, tiny_model.params, hidden), logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows_per_batch", [0, 2])
+def test_loss_on_compacted_positions_equals_full_rows(tiny_model, rows_per_batch):
+  """Completion-only loss unembeds only the weighted positions: same loss and gradient."""
+  from icl_ft_jax.data import schema
+  from icl_ft_jax.train import data as data_lib
+
+  texts = [t for t in helpers.FACTS if " than " in t]
+  docs = [schema.Document(id=f"d{i}", text=t, provenance="test", metadata={"prompt_chars": t.index(" than ")})
+          for i, t in enumerate(texts)]
+  cfg = data_lib.DataConfig(batch_size=4, max_length=48, rows_per_batch=rows_per_batch, loss_on="completion")
+  batches = data_lib.Batches(data_lib.tokenize(tiny_model.tokenizer, docs, cfg), cfg, seed=0)
+  batch = batches(0)
+  assert batches.loss_positions is not None and batch["loss_index"].shape[1] < cfg.max_length
+  assert batch["loss_weights"].sum() == batch["weights"].sum() > 0
+  full = {k: v for k, v in batch.items() if not k.startswith("loss_")}
+
+  def loss(params, b):
+    return loss_lib.document_loss(tiny_model.model, params, jax.tree.map(jnp.asarray, b), chunk_length=8).mean
+
+  value, grads = jax.value_and_grad(loss)(tiny_model.params, batch)
+  ref_value, ref_grads = jax.value_and_grad(loss)(tiny_model.params, full)
+  np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+  for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
+    np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-6)
