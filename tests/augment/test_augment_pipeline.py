@@ -44,3 +44,25 @@ def test_global_sampler_can_run_past_blank_lines(tiny_model, one_device_mesh):
   local = sampling.SharedContextSampler(tiny_model, one_device_mesh, config, progress=False)
   trace = sampling.SharedContextSampler(tiny_model, one_device_mesh, config, progress=False, stop_at_blank_line=False)
   assert blank_line in local._end_tokens and blank_line not in trace._end_tokens  # pylint: disable=protected-access
+
+
+def test_global_records_how_much_of_the_training_set_fits(tiny_model, one_device_mesh):
+  config = pipeline.AugmentConfig(
+      strategies=("global",), max_targets=2, global_max_new_tokens=4, global_context_tokens=900,
+      sampling=sampling.SamplingConfig(batch_size=2, prompt_buckets=(128,)))
+  result = pipeline.run_global(tiny_model, one_device_mesh, dataset("simple_reversals"), config, progress=False)
+  setup = result.summary()["setup"]
+  assert 0 < setup["context_fraction"] < 1 and setup["context_tokens"] <= 900
+  assert setup["max_new_tokens"] == 4 and all(len(g.token_ids) <= 4 for g in result.generations)
+
+
+def test_a_target_subsample_covers_every_fact_before_repeating_one():
+  curse = dataset("reversal_curse")  # 30 celebrities, 3 documents each (two orders for "both").
+  facts = {d.fact_ids[0] for d in curse.documents}
+  config = pipeline.AugmentConfig(max_targets=len(facts))
+  targets = pipeline.local_targets(curse, config)
+  assert {t.fact_ids[0] for t in targets} == facts and len(targets) == len(facts)
+  assert targets == pipeline.local_targets(curse, config)  # Seeded.
+  other = pipeline.local_targets(curse, pipeline.AugmentConfig(
+      max_targets=len(facts), sampling=sampling.SamplingConfig(seed=1)))
+  assert [t.id for t in other] != [t.id for t in targets]
