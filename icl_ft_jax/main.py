@@ -105,6 +105,8 @@ def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
   with workdir_lib.claimed(workdir, config.job) as path:
     handler = _log_to_file(path)
     try:
+      if hasattr(job, "check_workdir"):  # What the workdir already holds must belong to this run.
+        job.check_workdir(config, path)
       if distributed.is_primary():
         _record_config(path, config)
       logging.info("Running job %r in %s", config.job, path)

@@ -66,14 +66,20 @@ def check(config) -> None:
   common.check_scoring(config, common.build_dataset(config.dataset))
 
 
+def check_workdir(config, workdir: pathlib.Path) -> dict:
+  """Refuses a workdir that trained or evaluated another run; returns this run's results identity."""
+  checkpointing.check_run_identity(workdir, run_identity_of(config))
+  ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
+  run_identity.check(workdir, {(CONDITION, config.seed): ident})
+  return ident
+
+
 def run(config, workdir: pathlib.Path) -> None:
   finetune_config = check_training(config)  # Before anything is written to the workdir.
   dataset = common.build_dataset(config.dataset)
   common.check_scoring(config, dataset)
   dataset_name = config.get("dataset_name", dataset.name)
-  ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
-  checkpointing.check_run_identity(workdir, run_identity_of(config))  # Before any slow work.
-  run_identity.check(workdir, {(CONDITION, config.seed): ident})
+  ident = check_workdir(config, workdir)  # Before any slow work.
   mesh = sharding.make_mesh(config.mesh.to_dict())
   loaded = loading.load_model(config.model, mesh=mesh, seed=config.seed)
   logging.info("Devices: %s; mesh %s", jax.devices(), dict(mesh.shape))

@@ -97,12 +97,21 @@ def check(config) -> None:
   common.check_scoring(config, common.build_dataset(config.dataset))
 
 
+def _identities(config) -> dict[str, dict]:
+  return {c: run_identity.condition_identity(config, c) for c in config.conditions}
+
+
+def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
+  """The conditions done by this run; results of another run are refused."""
+  return run_identity.check(workdir, {(c, config.seed): i for c, i in _identities(config).items()})
+
+
 def run(config, workdir: pathlib.Path) -> None:
   check(config)
   dataset = common.build_dataset(config.dataset)
   name = config.dataset_name
-  idents = {c: run_identity.condition_identity(config, c) for c in config.conditions}
-  done = run_identity.check(workdir, {(c, config.seed): i for c, i in idents.items()})
+  idents = _identities(config)
+  done = check_workdir(config, workdir)
   todo = [c for c, is_done in zip(config.conditions, distributed.agree(
       [(c, config.seed) in done for c in config.conditions])) if not is_done]
   if todo:

@@ -29,8 +29,9 @@ SHARED_KEYS = ("model", "dataset_name")
 
 
 def _plain(value: Any) -> Any:
-  return json.loads(json.dumps(value.to_dict() if hasattr(value, "to_dict") else value, sort_keys=True,
-                               default=str))
+  """JSON types only (ConfigDicts as dicts, tuples as lists): what the identity file can hold."""
+  return json.loads(json.dumps(value, sort_keys=True, default=lambda v: v.to_dict() if hasattr(v, "to_dict")
+                               else str(v)))
 
 
 def model_of(config) -> dict[str, Any]:
@@ -44,9 +45,9 @@ def scoring_of(config) -> dict[str, Any]:
 
 def identity(config, condition: str, **settings) -> dict[str, Any]:
   """The identity of `condition`'s results under `config` (its seed), plus its own `settings`."""
-  return _plain({"model": model_of(config), "dataset_name": config.get("dataset_name", config.dataset.family), "dataset": config.dataset,
-                 "condition": condition, "seed": config.seed, "scoring": scoring_of(config),
-                 "settings": settings})
+  name = config.get("dataset_name", config.dataset.family)
+  return _plain({"model": model_of(config), "dataset_name": name, "dataset": config.dataset, "condition": condition,
+                 "seed": config.seed, "scoring": scoring_of(config), "settings": settings})
 
 
 def condition_identity(config, condition: str, *, fine_tuned: bool = False, augmented: bool = False) -> dict:

@@ -19,10 +19,12 @@ import jax
 
 from icl_ft_jax import distributed
 from icl_ft_jax.errors import UserError
+from icl_ft_jax.train import checkpointing
 
 LOCK_FILE = ".lock"
-# What the entry point itself writes: a workdir holding only these has no results to keep.
-OWN_FILES = frozenset({LOCK_FILE, "config.json", "log.txt"})
+# What a run writes before any work (the entry point's files and the fine-tuning identity): a workdir
+# holding only these has nothing to keep, and keeping it would refuse the corrected rerun.
+OWN_FILES = frozenset({LOCK_FILE, "config.json", "log.txt", checkpointing.IDENTITY_FILE})
 
 
 def default_path(job: str) -> pathlib.Path:
