@@ -174,6 +174,7 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
   })
   sections.train = config_dict.ConfigDict({
       "steps": cpu_steps if size == "cpu" else study_steps,
+      "epochs": 0.0,  # > 0: steps = epochs x training documents / batch_size (augmented mixes train longer).
       "log_every_steps": 10,
       "eval_every_steps": 0,  # 0: evaluate only at the end.
       "loss_chunk_length": 32,  # Sequence positions per loss chunk; 0: full [B, L, vocab] logits.

@@ -130,10 +130,13 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   finetune_config = trainer.FinetuneConfig.from_config(config)
   original = train_data.training_documents(dataset, finetune_config.data)
   mix = augmented_documents.mix_documents(original, {s: augmented[s] for s in FT_CONDITIONS[condition]})
+  finetune_config = trainer.with_epochs(finetune_config, len(mix.documents))
+  steps = finetune_config.loop.steps
+  epochs = round(steps * finetune_config.data.batch_size / len(mix.documents), 2)
   run_dir = workdir / "ft" / dataset_name / f"seed{config.seed}" / condition.replace("+", "_")
   identity = {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "condition": condition,
               "data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
-              "optimizer": config.optimizer.to_dict(), "steps": config.train.steps, "seed": config.seed,
+              "optimizer": config.optimizer.to_dict(), "steps": steps, "seed": config.seed,
               "mix": dict(mix.record)}
   logging.info("Fine-tuning %s on %s", condition, mix.record)
   start = time.time()
@@ -146,7 +149,7 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
       scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
       max_questions=config.scoring.max_questions or None,
       predictions_path=predictions if distributed.is_primary() else None,
-      metadata={"mix": dict(mix.record), "steps": config.train.steps, "train_seconds": round(seconds, 1)})
+      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "train_seconds": round(seconds, 1)})
 
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:

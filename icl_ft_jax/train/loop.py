@@ -22,12 +22,17 @@ from icl_ft_jax.train.state import TrainState
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LoopConfig:
-  steps: int = 200
+  steps: int = 200  # Ignored when epochs > 0.
+  # > 0: steps = ceil(epochs x documents / batch size), so a larger (augmented) training set trains
+  # longer, as the study's 200-1000 steps by dataset size did (see `trainer.with_epochs`).
+  epochs: float = 0.0
   log_every_steps: int = 10
   eval_every_steps: int = 0  # 0: evaluate only at the end.
   loss_chunk_length: int = 32  # Sequence positions per loss chunk; 0: full logits (more memory).
 
   def __post_init__(self):
+    if self.epochs < 0:
+      raise ConfigError(f"train.epochs must be >= 0 (0: train.steps decides), got {self.epochs}.")
     if self.steps < 1 or self.log_every_steps < 1 or self.eval_every_steps < 0 or self.loss_chunk_length < 0:
       raise ConfigError("train.steps and train.log_every_steps must be >= 1; eval_every_steps, loss_chunk_length >= 0.")
 

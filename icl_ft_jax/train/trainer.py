@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -72,6 +73,14 @@ def check_batch_fits_mesh(config: data_lib.DataConfig, mesh) -> None:
                       f" ({split}); set data.batch_size (or data.rows_per_batch) to a multiple of it.")
 
 
+def with_epochs(config: FinetuneConfig, num_documents: int) -> FinetuneConfig:
+  """The config with `loop.steps` set from `loop.epochs` over `num_documents` (unchanged if epochs is 0)."""
+  if not config.loop.epochs:
+    return config
+  steps = max(1, math.ceil(config.loop.epochs * num_documents / config.data.batch_size))
+  return dataclasses.replace(config, loop=dataclasses.replace(config.loop, steps=steps))
+
+
 def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfig, *, mesh,
              workdir: str | pathlib.Path, identity: Mapping[str, Any],
              rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules(),
@@ -87,6 +96,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
       end; returns named scalars to log.
   """
   workdir = pathlib.Path(workdir)
+  config = with_epochs(config, len(documents))
   check_batch_fits_mesh(config.data, mesh)
   checkpointing.check_run_identity(workdir, identity)
   examples = data_lib.tokenize(loaded.tokenizer, documents, config.data)
