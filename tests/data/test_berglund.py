@@ -184,3 +184,24 @@ def test_invalid_utf8_names_file_and_line(folder):
   path.write_bytes(path.read_bytes().replace(b"Esme", b"\xffsme", 1))
   with pytest.raises(ValueError, match=r"d2p_prompts_test.jsonl:1: not valid UTF-8"):
     berglund.generate(berglund.Config(path=str(folder)))
+
+
+def test_readme_command_runs_on_the_original_shapes(tmp_path):
+  """The README's command line (with the tiny model, two questions per split) loads and scores them."""
+  import os  # pylint: disable=g-import-not-at-top
+  import pathlib  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  root = pathlib.Path(__file__).resolve().parents[2]
+  folder = write_original_shapes(tmp_path / "june_version_7921032488")
+  result = subprocess.run(
+      [sys.executable, "-m", "icl_ft_jax.main", "--config=configs/icl.py", f"--workdir={tmp_path / 'run'}",
+       "--config.dataset.family=berglund_reversal_curse", f"--config.dataset.path={folder}",
+       "--config.model.name=tiny", "--config.scoring.max_questions=2"],
+      cwd=root, env={**os.environ, "XLA_FLAGS": ""}, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads((tmp_path / "run" / "results.json").read_text())
+  assert {r["dataset"] for r in results} == {"berglund_reversal_curse"}
+  assert {r["split"] for r in results} == {"reversal", "forward", "d2p_forward", "d2p_reversal", "both"}
+  assert {r["condition"] for r in results} == {"pretrained", "icl"}
