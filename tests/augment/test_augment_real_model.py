@@ -11,8 +11,8 @@ from icl_ft_jax.data import registry
 def test_real_model_local_augmentation_parses(real_model, one_device_mesh):
   dataset = registry.build_dataset(config_defaults.dataset("reversal_curse", "cpu").to_dict())
   config = pipeline.AugmentConfig(
-      strategies=("local",), num_shots=2, max_targets=4,
-      sampling=sampling.SamplingConfig(temperature=0.0, max_new_tokens=24, batch_size=4, prompt_buckets=(256,)))
+      strategies=("local",), max_targets=4,  # The generic 4-shot prompt, about 320 tokens.
+      sampling=sampling.SamplingConfig(temperature=0.0, max_new_tokens=24, batch_size=4, prompt_buckets=(512,)))
   result = pipeline.run_local(real_model, one_device_mesh, dataset, config, progress=False)
   assert result.num_targets == 4 and result.num_generations == 4
   assert all(g.text.strip() for g in result.generations)
