@@ -6,9 +6,10 @@ import pathlib
 import pytest
 
 from icl_ft_jax import main
+from icl_ft_jax import config_defaults
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
+DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
 CASES = [("quickstart.py", None), ("datasets.py", None), ("tpu/study.py", "semantic_structure,model=gemma3-12b,devices=32")]
 CASES += [(f"{name}.py", f"{dataset},size={size}") for name in ("icl", "finetune", "augment", "experiment")
           for dataset in DATASETS for size in ("cpu", "study")]

@@ -17,7 +17,7 @@ from icl_ft_jax import config_defaults
 from icl_ft_jax.augment import prompts
 from icl_ft_jax.data import registry, reversal_curse, schema, semantic_text, splitting
 
-DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
+DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
 SLOT = "\x00"
 RUN = 3
 MAX_SLOT_WORDS = 8
