@@ -74,3 +74,20 @@ def test_records_carry_intervals_into_summary_table_and_plot(tmp_path):
   assert f"0.50 [{summary.ci_low:.2f}, {summary.ci_high:.2f}]" in records.format_table([record])
   png = plots.plot_dataset([summary], "toy", tmp_path / "toy.png")
   assert png.stat().st_size > 5000
+
+
+def test_comparisons_call_an_effect_only_when_the_interval_excludes_zero():
+  from icl_ft_jax.jobs import experiment
+
+  def record(condition, correct):
+    counts = {f"f{i}": [c, 1] for i, c in enumerate(correct)}
+    return records.ResultRecord(dataset="toy", split="reversal", condition=condition, normalization="sum",
+                                accuracy=sum(correct) / len(correct), n=len(correct), chance=0.25,
+                                fact_counts=counts)
+
+  base = [0, 1, 0, 0, 1, 0, 0, 0, 1, 0] * 2
+  table = experiment.format_comparisons(
+      [record("ft", base), record("ft+oracle", [1] * 20), record("ft+local", base[1:] + base[:1])], "toy")
+  lines = {line.split()[0]: line for line in table.splitlines()[3:]}
+  assert lines["ft+oracle"].endswith("better") and "+0.70" in lines["ft+oracle"]
+  assert lines["ft+local"].endswith("not significant")

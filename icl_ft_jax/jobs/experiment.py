@@ -179,12 +179,35 @@ def report(workdir: pathlib.Path, dataset_name: str) -> None:
   aggregate.write_csv(workdir / "results.csv", summaries)
   plot = plots.plot_dataset(summaries, dataset_name, workdir / "plots" / f"{dataset_name}.png")
   print(records.format_table(everything))
+  print("\n" + format_comparisons(everything, dataset_name))
   for strategy_file in sorted((workdir / "augmented" / dataset_name).glob("seed*/augmentation_quality.json")):
     quality = json.loads(strategy_file.read_text())
     print(f"\naugmentation ({strategy_file.parent.name}): " + "; ".join(
         f"{s}: {q['statements']} statements, validity {q['quality']['validity']:.2f},"
         f" coverage {q['quality']['inference_coverage']:.2f}" for s, q in quality.items()))
   print(f"\nResults: {workdir / 'results.json'}, {workdir / 'results.csv'}\nPlot: {plot}")
+
+
+def format_comparisons(everything: list[records.ResultRecord], dataset_name: str, baseline: str = "ft") -> str:
+  """Each augmented FT condition minus plain FT, per split: paired bootstrap over facts, and whether
+  the 95% interval excludes zero (the only thing we call an effect)."""
+  import tabulate  # pylint: disable=g-import-not-at-top
+
+  splits = list(dict.fromkeys(r.split for r in everything if r.dataset == dataset_name))
+  conditions = sorted({r.condition for r in everything if r.condition in FT_CONDITIONS and r.condition != baseline},
+                      key=records.condition_rank)
+  rows = []
+  for condition in conditions:
+    for split in splits:
+      diff = aggregate.difference(everything, condition, baseline, dataset=dataset_name, split=split)
+      if diff is not None:
+        verdict = "better" if diff.low > 0 else "worse" if diff.high < 0 else "not significant"
+        rows.append([f"{condition} - {baseline}", split, f"{diff.estimate:+.2f}",
+                     f"[{diff.low:+.2f}, {diff.high:+.2f}]", diff.units, verdict])
+  if not rows:
+    return ""
+  return "paired differences (sum; 95% bootstrap over facts)\n" + tabulate.tabulate(
+      rows, headers=["comparison", "split", "difference", "interval", "facts", "verdict"], disable_numparse=True)
 
 
 def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
