@@ -42,10 +42,10 @@ def question_skeleton(question: schema.Question, entities: list[str]) -> tuple[s
 
 
 def dataset_entities(dataset: schema.Dataset) -> list[str]:
-  """Fact subjects and objects, and the (nonsense) terms questions record: longest first."""
+  """Fact subjects and objects, and the terms and expressions questions record: longest first."""
   found = {t for f in dataset.facts for t in (f.subject, f.object)}
   for q in dataset.questions:
-    for key in ("subject", "object", "choice_terms"):
+    for key in ("subject", "object", "choice_terms", "expression"):
       value = q.metadata.get(key)
       if isinstance(value, str):
         found |= set(value.split("|"))
