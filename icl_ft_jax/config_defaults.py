@@ -218,5 +218,5 @@ def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> confi
   config.scoring = scoring()
   for section, value in finetune(dataset_name, size).items():
     config[section] = value
-  config.augment = augment()
+  config.augment = augment(size)
   return config
