@@ -2,9 +2,11 @@
 
 The config (an ml_collections `get_config(arg)` file, big_vision style) names a
 `job`; the job's module runs it and writes everything under the workdir.
-Overrides: `--config=configs/x.py:arg` and `--config.a.b=value`. Unknown keys
-and wrong types are refused by the flag parser; missing required fields by
-`validate` below, all before any work starts.
+Overrides: `--config=configs/x.py:arg` and `--config.a.b=value` (and
+`--config.dataset.family=F`, see `overrides`). Unknown keys and wrong types are
+refused by the flag parser; missing required fields by `validate` and every
+section's values by the job's `check`, all before the workdir is made. The
+workdir is locked for the run, and every refusal is one line on stderr.
 """
 
 from __future__ import annotations
@@ -81,6 +83,14 @@ def _log_to_file(workdir: pathlib.Path) -> logging.Handler | None:
   return handler
 
 
+class _QuietOrbaxConsole(logging.Filter):
+  """Orbax's errors and warnings go to log.txt only: a full disk printed 300 lines of its background
+  threads' tracebacks; `main` prints the one line that says what to do, and re-raises real bugs."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "/orbax/" not in record.pathname
+
+
 class _DropLibraryChatter(logging.Filter):
   """Orbax logs every restore at INFO; keep our own INFO lines readable."""
 
@@ -97,11 +107,18 @@ def _record_config(workdir: pathlib.Path, config: config_dict.ConfigDict) -> Non
   path.write_text(text)
 
 
-def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
-  """Validates `config` (all of it, before anything is written), then runs its job; returns the workdir."""
+def check(config: config_dict.ConfigDict):
+  """Every check that needs no model and no workdir (also for launchers, before sending a config); returns
+  the job's module."""
   validate(config)
   job = importlib.import_module(JOBS[config.job])
   job.check(config)
+  return job
+
+
+def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
+  """Checks `config` (all of it, before anything is written), then runs its job; returns the workdir."""
+  job = check(config)
   with workdir_lib.claimed(workdir, config.job) as path:
     handler = _log_to_file(path)
     try:
@@ -127,6 +144,7 @@ def main(argv: list[str]) -> None:
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'".
   for handler in logging.getLogger().handlers:
     handler.addFilter(_DropLibraryChatter())
+    handler.addFilter(_QuietOrbaxConsole())
   if distributed.requested(_DISTRIBUTED.value):  # Before anything touches devices.
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   try:

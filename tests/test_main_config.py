@@ -24,7 +24,7 @@ def test_unknown_override_key_is_refused(tmp_path):
   result = _main("--config=configs/icl.py:simple_reversals", "--config.scoring.batch_sise=4",
                  f"--workdir={tmp_path}")
   assert result.returncode == 2
-  assert "batch_sise" in result.stderr and 'Did you mean "batch_size"' in result.stderr
+  assert "unknown config key 'scoring.batch_sise'; did you mean 'scoring.batch_size'?" in result.stderr
   assert "Traceback" not in result.stderr
   assert not (tmp_path / "results.json").exists()
 

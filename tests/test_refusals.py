@@ -144,3 +144,19 @@ def test_refused_run_removes_the_workdir_it_made(tmp_path, monkeypatch):
   with pytest.raises(UserError, match="fails late"):
     main.run(config_dict.ConfigDict({"job": "datasets", "datasets": {}}), str(tmp_path / "kept"))
   assert (tmp_path / "kept").is_dir()
+
+
+def test_save_cut_short_is_cleaned_up_and_orbax_errors_stay_off_the_console(tmp_path):
+  import logging  # pylint: disable=g-import-not-at-top
+
+  from icl_ft_jax.train import checkpointing  # pylint: disable=g-import-not-at-top
+
+  partial = tmp_path / "checkpoints" / "2.orbax-checkpoint-tmp" / "default"
+  partial.mkdir(parents=True)  # What a full disk left behind.
+  checkpointer = checkpointing.Checkpointer(tmp_path / "checkpoints", checkpointing.CheckpointConfig())
+  assert checkpointer.latest_step() is None
+  checkpointer.close()
+  assert not partial.parent.exists()
+  record = logging.makeLogRecord({"pathname": "/site-packages/orbax/checkpoint/future.py", "levelno": 40})
+  assert not main._QuietOrbaxConsole().filter(record)
+  assert main._QuietOrbaxConsole().filter(logging.makeLogRecord({"pathname": "/icl_ft_jax/train/trainer.py"}))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import pathlib
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,10 +43,11 @@ class Checkpointer:
     import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
 
     self._ocp = ocp
+    if distributed.is_primary():
+      remove_cut_short_saves(pathlib.Path(directory))
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=config.every_steps, max_to_keep=config.keep,
-        enable_async_checkpointing=config.async_save, create=True,
-        cleanup_tmp_directories=True)  # A save cut short (disk full, kill) leaves a tmp folder: drop it.
+        enable_async_checkpointing=config.async_save, create=True)
     self.manager = ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
 
   def latest_step(self) -> int | None:
@@ -63,6 +66,14 @@ class Checkpointer:
 
   def close(self) -> None:
     self.manager.close()
+
+
+def remove_cut_short_saves(directory: pathlib.Path) -> None:
+  """Drops the tmp folders of saves that never committed (a full disk, a kill): they are never
+  restored, only take space."""
+  for partial in directory.glob("*.orbax-checkpoint-tmp*"):
+    logging.info("Removing %s, a checkpoint save that did not finish.", partial)
+    shutil.rmtree(partial, ignore_errors=True)
 
 
 def abstract_with_shardings(abstract, shardings):
