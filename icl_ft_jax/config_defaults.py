@@ -194,7 +194,7 @@ def augment(size: str = "cpu") -> config_dict.ConfigDict:
       "samples_per_input": 4,
       "max_new_tokens": 64,  # Per sentence of the local unit (3-4 statements; a document gets n times this).
       "batch_size": 8,  # A multiple of the mesh's data axis.
-      "prompt_buckets": (128, 256, 512),  # Local prompts and global suffixes are padded to these.
+      "prompt_buckets": (64, 128, 256, 512),  # Target blocks (after the shared cached prompt) are padded to these.
       "num_shots": 4,  # Generic worked examples in the local prompt (all four).
       "family_examples": False,  # Ablation: the family's own worked examples first (recorded).
       "unit": "sentence",  # Local targets: "sentence" (the study's) or "document".

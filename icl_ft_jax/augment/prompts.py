@@ -160,8 +160,18 @@ def block(statement: str, header: str, follows: Sequence[str] = (), prefix: str 
 
 def local_prompt(target: str, examples: Sequence[WorkedExample]) -> str:
   """Instruction, worked examples, then the target statement's open block."""
+  return local_preamble(examples) + local_suffix(target)
+
+
+def local_preamble(examples: Sequence[WorkedExample]) -> str:
+  """The part of every local prompt before the target: prefilled once and shared by all targets."""
   shots = "".join(block(e.statement, LOCAL_HEADER, e.follows) + "\n" for e in examples)
-  return f"{LOCAL_INSTRUCTION}\n\n{shots}{block(target, LOCAL_HEADER)}"
+  return f"{LOCAL_INSTRUCTION}\n\n{shots}"
+
+
+def local_suffix(target: str) -> str:
+  """The target statement's open block, which the model continues."""
+  return block(target, LOCAL_HEADER)
 
 
 def global_preamble() -> str:

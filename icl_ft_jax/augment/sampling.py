@@ -54,7 +54,7 @@ class SamplingConfig:
   samples_per_input: int = 1
   max_new_tokens: int = 48
   batch_size: int = 8
-  prompt_buckets: tuple[int, ...] = (128, 256, 512)
+  prompt_buckets: tuple[int, ...] = (64, 128, 256, 512)
   seed: int = 0
 
   def __post_init__(self):
@@ -214,7 +214,7 @@ class SharedContextSampler:
     suffix_ids = [tuple(tokenizer.encode(s)) for s in suffixes]
     if any(not ids for ids in suffix_ids):
       raise UserError("Every global augmentation suffix needs at least one token.")
-    longest = _bucket(max(len(ids) for ids in suffix_ids), self.config.prompt_buckets, "global suffix")
+    longest = _bucket(max(len(ids) for ids in suffix_ids), self.config.prompt_buckets, "suffix")
     context_cache = self._scorer.prefill(self._scorer.encode_context(context),
                                          longest + self.config.max_new_tokens + 1)
     loop = _sampler_loop.SamplerLoop(
@@ -226,7 +226,7 @@ class SharedContextSampler:
     out = []
     with _progress(len(rows), description, self.progress) as bar:
       for index, real, padded in _batches(rows, self.config.batch_size):
-        width = _bucket(max(len(suffix_ids[i]) for i, _ in padded), self.config.prompt_buckets, "global suffix")
+        width = _bucket(max(len(suffix_ids[i]) for i, _ in padded), self.config.prompt_buckets, "suffix")
         tokens = np.zeros((self.config.batch_size, width), np.int32)
         lengths = np.zeros((self.config.batch_size,), np.int32)
         for b, (i, _) in enumerate(padded):
