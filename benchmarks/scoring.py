@@ -90,33 +90,26 @@ def main() -> None:
   # Longer prompts for the unembedding comparison: the context's first sentences + the question.
   long_items = [MCItem(prompt=context[:400] + it.prompt, choices=it.choices) for it in items]
 
+  def compare(ours_label, baseline_label, ours_score, baseline_score, workload_items, **kwargs):
+    """Times both sides on the same items and checks they agree."""
+    t_ours, ours_result = timed(lambda: ours_score(workload_items, **kwargs),
+                                lambda: ours_score(workload_items[:1], **kwargs), args.repeats)
+    t_base, base_result = timed(lambda: baseline_score(workload_items, **kwargs),
+                                lambda: baseline_score(workload_items[:1], **kwargs), args.repeats)
+    same = [a.prediction() for a in ours_result] == [b.prediction() for b in base_result]
+    diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_result, base_result)
+               for a, b in zip(x.choices, y.choices))
+    rows.append((ours_label, baseline_label, t_ours, t_base, same, diff))
+    print("measured:", rows[-1], flush=True)
+
   rows = []
-  t_cache, cached = timed(lambda: ours.score(items, context=context),
-                         lambda: ours.score(items[:1], context=context), args.repeats)
-  t_scratch, scratch = timed(lambda: ours.score(items, context=context, use_cache=False),
-                             lambda: ours.score(items[:1], context=context, use_cache=False), args.repeats)
-  same = [a.prediction() for a in cached] == [b.prediction() for b in scratch]
-  diff = max(abs(a.logprob - b.logprob) for x, y in zip(cached, scratch) for a, b in zip(x.choices, y.choices))
-  rows.append(("ICL, shared-context cache", "ICL, from scratch", t_cache, t_scratch, same, diff))
-  print("measured:", rows[-1], flush=True)
-  t_ours, ours_scores = timed(lambda: ours.score(long_items), lambda: ours.score(long_items[:1]), args.repeats)
-  t_full, full_scores = timed(lambda: baseline.score(long_items), lambda: baseline.score(long_items[:1]),
-                              args.repeats)
-  same = [a.prediction() for a in ours_scores] == [b.prediction() for b in full_scores]
-  diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, full_scores)
-             for a, b in zip(x.choices, y.choices))
-  rows.append(("continuation-only logits", "all-position logits", t_ours, t_full, same, diff))
-  print("measured:", rows[-1], flush=True)
+  compare("ICL, shared-context cache", "ICL, from scratch", ours.score,
+          lambda it, **k: ours.score(it, use_cache=False, **k), items, context=context)
+  compare("continuation-only logits", "all-position logits", ours.score, baseline.score, long_items)
   # One row per choice (rows of one choice padded to a bucket, batch 4x as many rows).
   per_choice = RowPerChoiceScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, pack_length=1,
                                   batch_size=args.batch_size * 4, progress=False)
-  t_rows, row_scores = timed(lambda: per_choice.score(long_items), lambda: per_choice.score(long_items[:1]),
-                             args.repeats)
-  same = [a.prediction() for a in ours_scores] == [b.prediction() for b in row_scores]
-  diff = max(abs(a.logprob - b.logprob) for x, y in zip(ours_scores, row_scores)
-             for a, b in zip(x.choices, y.choices))
-  rows.append(("packed, choices share the prompt", "a padded row per choice", t_ours, t_rows, same, diff))
-  print("measured:", rows[-1], flush=True)
+  compare("packed, choices share the prompt", "a padded row per choice", ours.score, per_choice.score, long_items)
 
   print(f"model {args.model} ({jnp.dtype(loaded.dtype).name}) on {jax.devices()[0].device_kind}, {platform.processor() or platform.machine()},"
         f" {jax.local_device_count()} device(s); context {num_context_tokens} tokens;"
