@@ -199,7 +199,7 @@ def test_readme_command_runs_on_the_original_shapes(tmp_path):
       [sys.executable, "-m", "icl_ft_jax.main", "--config=configs/icl.py", f"--workdir={tmp_path / 'run'}",
        "--config.dataset.family=berglund_reversal_curse", f"--config.dataset.path={folder}",
        "--config.model.name=tiny", "--config.scoring.max_questions=2"],
-      cwd=root, env={**os.environ, "XLA_FLAGS": ""}, capture_output=True, text=True, timeout=600)
+      cwd=root, env={**os.environ, "XLA_FLAGS": ""}, capture_output=True, text=True, timeout=1500)
   assert result.returncode == 0, result.stderr[-3000:]
   results = json.loads((tmp_path / "run" / "results.json").read_text())
   assert {r["dataset"] for r in results} == {"berglund_reversal_curse"}
