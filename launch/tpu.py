@@ -95,7 +95,7 @@ chips, argv = int(sys.argv[1]), sys.argv[2:]
 main._parse_flags(["main", *argv])  # One line and exit 2 on a bad config or override.
 config = main.flags.FLAGS.config
 try:
-  main.validate(config)
+  main.check(config)  # Everything the job checks before loading a model, on a CPU mesh of the slice's size.
   sharding.check_batch_settings(config, sharding.abstract_mesh(config.mesh.to_dict(), chips))
 except UserError as e:
   print(f"error: {e}", file=sys.stderr)
@@ -109,7 +109,8 @@ def validate_config(args: argparse.Namespace, accelerator: str) -> None:
   command = [str(python) if python.exists() else sys.executable, "-c", _VALIDATE, str(num_chips(accelerator)),
              f"--config={args.config}", *args.override]
   result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                          env={**os.environ, "JAX_PLATFORMS": "cpu",
+                               "XLA_FLAGS": f"--xla_force_host_platform_device_count={num_chips(accelerator)}"})
   if result.returncode:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     message = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "")

@@ -1,6 +1,7 @@
 """launch/tpu.py --dry-run prints the exact gcloud commands; nothing runs."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -117,14 +118,14 @@ def test_run_refuses_when_the_slice_cannot_be_asked(monkeypatch):
 
 @pytest.mark.parametrize("argv, message", [
     (["--config=configs/tpu/study.py:devices=8", "--accelerator=v4-64"],  # 16-row batches over 32 chips.
-     "error: data.batch_size is 16, but every batch is split over the mesh's data=1 x fsdp=32 (32 parts)"),
+     r"error: (The batch has 16 rows|data.batch_size is 16).*\b32\b"),
     (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.nosuch=1"], "error: bad config"),
     (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.job=nosuch"],
      "error: config.job is 'nosuch'"),
 ])
 def test_run_validates_the_config_locally_before_sending(argv, message):
   refusal = _refusal("run", "--name=x", "--zone=z", "--dry-run", *argv)
-  assert refusal.startswith(message) and refusal.endswith("--no-validate skips this; nothing was sent)")
+  assert re.match(message, refusal) and refusal.endswith("--no-validate skips this; nothing was sent)"), refusal
 
 
 def test_run_sends_a_config_that_validates():
