@@ -27,7 +27,7 @@ def test_config_loads_and_validates(relative, arg):
   config = _load(relative, arg)
   main.validate(config)
   if "dataset" in config:
-    assert config.dataset.family in {"reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure"}
+    assert config.dataset.family in DATASETS
 
 
 def test_quickstart_is_the_reversal_experiment():
