@@ -142,7 +142,6 @@ def main(argv: list[str]) -> None:
     raise app.UsageError("Pass --config=configs/<name>.py (see configs/).")
   logging.getLogger().setLevel(logging.INFO)
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'".
-  sys.excepthook = _quiet_closed_loop_errors(sys.excepthook)
   for handler in logging.getLogger().handlers:
     handler.addFilter(_DropLibraryChatter())
     handler.addFilter(_QuietOrbaxConsole())
@@ -176,17 +175,6 @@ def environment_error(error: BaseException) -> str | None:
       return f"cannot write ({getattr(seen, 'strerror', None) or text}): give a --workdir you can write to."
     seen = seen.__cause__ or seen.__context__
   return None
-
-
-def _quiet_closed_loop_errors(hook):
-  """An excepthook that drops "Event loop is closed" from tensorstore's callbacks after a failed async
-  save (a full disk printed dozens of them around the one line that says what to do)."""
-
-  def quiet(kind, value, traceback):
-    if not (kind is RuntimeError and str(value) == "Event loop is closed"):
-      hook(kind, value, traceback)
-
-  return quiet
 
 
 def _exit(line: str, status: int) -> None:

@@ -161,10 +161,3 @@ def test_save_cut_short_is_cleaned_up_and_orbax_errors_stay_off_the_console(tmp_
   assert not main._QuietOrbaxConsole().filter(record)
   assert main._QuietOrbaxConsole().filter(logging.makeLogRecord({"pathname": "/icl_ft_jax/train/trainer.py"}))
 
-
-def test_closed_event_loop_noise_is_dropped():
-  seen = []
-  hook = main._quiet_closed_loop_errors(lambda kind, value, tb: seen.append(kind))
-  hook(RuntimeError, RuntimeError("Event loop is closed"), None)
-  hook(RuntimeError, RuntimeError("a real error"), None)
-  assert seen == [RuntimeError]
