@@ -57,9 +57,13 @@ def condition_identity(config, condition: str, *, fine_tuned: bool = False, augm
   if not fine_tuned:
     return identity(config, condition)
   settings = {"data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
-              "optimizer": config.optimizer.to_dict(), "steps": config.train.steps}
+              "optimizer": config.optimizer.to_dict(), "steps": config.train.steps,
+              "epochs": config.train.get("epochs", 0.0)}
   if augmented:
+    from icl_ft_jax.augment import prompts  # pylint: disable=g-import-not-at-top
+
     settings["augment"] = {k: v for k, v in config.augment.to_dict().items() if k not in ("strategies", "batch_size")}
+    settings["augment_prompts"] = prompts.fingerprint()  # Results made with other prompts are another run's.
   return identity(config, condition, **settings)
 
 
