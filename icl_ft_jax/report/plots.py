@@ -52,7 +52,7 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   ax.set_ylabel(f"accuracy ({normalization})")
   seeds = max(s.num_seeds for s in chosen)
   facts = max(s.num_facts for s in chosen)
-  ax.set_title(f"{dataset}: {seeds} seed{'s' * (seeds > 1)}, {facts} facts (dashed: chance;"
+  ax.set_title(f"{dataset}: {seeds} seed{'s' * (seeds > 1)}, {facts} facts\n(dashed: chance;"
                f" bars: 95% bootstrap interval over facts)", fontsize=9)
   ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.1),
             frameon=False)
