@@ -2,7 +2,8 @@
 
   python -m icl_ft_jax.main --config=configs/quickstart.py
 
-Sized for a 2-core CPU in about 10 minutes (see the README for the measured time):
+On a 2-core CPU it takes about 30 minutes (measured, with the stages' times, in the README; the
+target was 10):
 
 * Data: 20 fictitious celebrities, each stated name-first (P2D) in 12 training templates, asked
   about in 5 held-out templates per direction: 100 forward and 100 reversal questions, 4 choices.
