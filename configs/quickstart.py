@@ -38,6 +38,8 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
       "test_templates": TEST_TEMPLATES, "groups": ("p2d",)})
   config.scoring.splits = ("forward", "reversal")
   config.scoring.max_questions = 0  # Every question: 100 per split.
+  config.scoring.batch_size = 4  # Packed rows per step on one CPU device.
+  config.scoring.context_batch_size = 1  # One copy of the 5.8k-token context's KV cache.
   # 8 documents of ~21 tokens per step, packed into 2 rows (4 documents always fit in 112 tokens).
   config.data.batch_size = 8
   config.data.rows_per_batch = 2

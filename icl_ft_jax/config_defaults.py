@@ -129,9 +129,10 @@ def icl() -> config_dict.ConfigDict:
 def scoring() -> config_dict.ConfigDict:
   return config_dict.ConfigDict({
       # Packed rows per step (each ~256 tokens: several questions, a question's choices sharing its
-      # prompt); a multiple of the mesh's batch split.
-      "batch_size": 4,
-      "context_batch_size": 1,  # With a shared context (its KV cache is copied per packed row).
+      # prompt); a multiple of the mesh's batch split (8 suits a host of 8 devices; see the quickstart
+      # for one CPU device).
+      "batch_size": 8,
+      "context_batch_size": 8,  # With a shared context (its KV cache is copied per packed row).
       "prefill_chunk": 1024,
       "max_questions": 0,  # Per split; 0 = all.
       "splits": (),  # Empty = all of the dataset's splits.

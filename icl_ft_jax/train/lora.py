@@ -17,7 +17,11 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-_PROBE_TOKENS = jnp.zeros((1, 4), jnp.int32)
+
+def _probe_tokens() -> jax.Array:
+  """Tokens to trace `init` with; made on call, since an array at import would start the JAX
+  backend before `jax.distributed.initialize` could run."""
+  return jnp.zeros((1, 4), jnp.int32)
 
 
 def lora_model(model, rank: int):
@@ -32,7 +36,7 @@ def init_adapters(wrapped, seed: int, out_shardings=None):
   from gemma import peft  # pylint: disable=g-import-not-at-top
 
   def init(key):
-    return peft.split_params(wrapped.init(key, _PROBE_TOKENS)["params"]).lora  # Base init is dead code.
+    return peft.split_params(wrapped.init(key, _probe_tokens())["params"]).lora  # Base init is dead code.
 
   return jax.jit(init, out_shardings=out_shardings)(jax.random.key(seed))
 
@@ -40,7 +44,7 @@ def init_adapters(wrapped, seed: int, out_shardings=None):
 def abstract_adapters(wrapped):
   from gemma import peft  # pylint: disable=g-import-not-at-top
 
-  return jax.eval_shape(lambda: peft.split_params(wrapped.init(jax.random.key(0), _PROBE_TOKENS)["params"]).lora)
+  return jax.eval_shape(lambda: peft.split_params(wrapped.init(jax.random.key(0), _probe_tokens())["params"]).lora)
 
 
 def combine(base_params, adapters):
@@ -83,7 +87,7 @@ def einsum_equations(model) -> dict[tuple[str, ...], str]:
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):
-    jax.eval_shape(lambda: model.init(jax.random.key(0), _PROBE_TOKENS))
+    jax.eval_shape(lambda: model.init(jax.random.key(0), _probe_tokens()))
   return found
 
 
