@@ -93,3 +93,12 @@ def test_multi_host_needs_an_explicit_workdir(monkeypatch, tmp_path):
       pass
   with workdir.claimed(str(tmp_path / "w"), "icl") as path:
     assert path == tmp_path / "w"
+
+
+def test_importing_the_entry_point_starts_no_jax_backend():
+  """`jax.distributed.initialize` must run before any backend exists (multi-host `--distributed`)."""
+  import subprocess
+  import sys
+  code = ("import jax._src.xla_bridge as xb; from icl_ft_jax import main; "
+          "import sys; sys.exit(1 if xb._backends else 0)")
+  assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
