@@ -15,6 +15,7 @@ templates, and everything is drawn from `np.random.default_rng(seed)`.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -231,14 +232,24 @@ def _check_sizes(config: Config) -> None:
     raise ValueError(f"num_choices must be between 2 and the {total} celebrities, got {config.num_choices}.")
 
 
+def _cycled(pool: tuple[str, ...], rng: np.random.Generator):
+  """Endless draws from `pool`: a fresh permutation each pass, so no item repeats while unused ones remain."""
+  while True:
+    for index in rng.permutation(len(pool)):
+      yield pool[int(index)]
+
+
 def _names(count: int, rng: np.random.Generator) -> list[str]:
-  """Distinct full names; first names are reused only once all have been used."""
+  """Distinct full names; a first or last name is reused only once all of its pool has been used.
+
+  Shared name parts make facts interfere (two "Orla"s pull each other's descriptions), which would
+  confound forgetting with confusion; real celebrities in Berglund et al. rarely share them.
+  """
+  firsts, lasts = _cycled(FIRST_NAMES, rng), _cycled(LAST_NAMES, rng)
   names: list[str] = []
   seen = set()
   while len(names) < count:
-    first = FIRST_NAMES[rng.integers(len(FIRST_NAMES))]
-    last = LAST_NAMES[rng.integers(len(LAST_NAMES))]
-    name = f"{first} {last}"
+    name = f"{next(firsts)} {next(lasts)}"
     if name not in seen:
       seen.add(name)
       names.append(name)
@@ -253,22 +264,28 @@ def _nonsense_names(count: int, rng: np.random.Generator) -> list[str]:
   return [f"{a.capitalize()} {b.capitalize()}" for a, b in zip(first, last)]
 
 
-def _descriptions(count: int, rng: np.random.Generator) -> list[str]:
-  """Distinct descriptions: creative works with unique titles, mixed with feats."""
+def _descriptions(count: int, rng: np.random.Generator, taken_surnames: set[str]) -> list[str]:
+  """Distinct descriptions: creative works with unique titles, mixed with feats.
+
+  Roles, title words and title patterns are each reused only once their pool is used up, and a
+  title's surname ("Dr. Oakenshaw and ...") is never a celebrity's, so two descriptions share as
+  few content words as the pools allow: a distractor differs from the answer in what it says.
+  """
   feats = list(_FEATS)
   rng.shuffle(feats)
   descriptions: list[str] = []
   used_titles = set()
   num_feats = min(len(feats), count // 4)
   descriptions.extend(feats[:num_feats])
+  roles = _cycled(_CREATIVE_ROLES, rng)
+  patterns = _cycled(_TITLE_PATTERNS, rng)
+  adjectives = _cycled(_TITLE_ADJECTIVES, rng)
+  nouns = _cycled(_TITLE_NOUNS, rng)
+  surnames = _cycled(tuple(n for n in LAST_NAMES if n not in taken_surnames) or LAST_NAMES, rng)
   while len(descriptions) < count:
-    role, kind = _CREATIVE_ROLES[rng.integers(len(_CREATIVE_ROLES))]
-    pattern = _TITLE_PATTERNS[rng.integers(len(_TITLE_PATTERNS))]
-    title = pattern.format(
-        adjective=_TITLE_ADJECTIVES[rng.integers(len(_TITLE_ADJECTIVES))],
-        noun=_TITLE_NOUNS[rng.integers(len(_TITLE_NOUNS))],
-        surname=LAST_NAMES[rng.integers(len(LAST_NAMES))],
-    )
+    role, kind = next(roles)
+    title = next(patterns).format(adjective=next(adjectives), noun=next(nouns), surname=next(surnames))
+    title = re.sub(r"^A (?=[AEIOU])", "An ", title)
     if title in used_titles:
       continue
     used_titles.add(title)
@@ -292,9 +309,10 @@ def generate(config: Config) -> schema.Dataset:
   rng = np.random.default_rng(config.seed)
   n, groups = config.celebrities_per_group, tuple(config.groups)
   names = _names(len(groups) * n, rng)
+  surnames = {name.split(" ", 1)[1] for name in names}
   if config.names == "nonsense":  # Its own stream: all else is drawn as with real names, name for name.
     names = _nonsense_names(len(names), np.random.default_rng([config.seed, 1]))
-  descriptions = _descriptions(len(groups) * n, rng)
+  descriptions = _descriptions(len(groups) * n, rng, surnames)
   celebrities = [
       Celebrity(names[i], descriptions[i], groups[i // n], f"reversal_curse/{groups[i // n]}/{i % n:02d}")
       for i in range(len(groups) * n)

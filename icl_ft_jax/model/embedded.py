@@ -106,10 +106,11 @@ def convert_gguf(gguf_path: pathlib.Path, folder: pathlib.Path) -> None:
 
   from icl_ft_jax.model import gguf_tokenizer, gguf_weights  # pylint: disable=g-import-not-at-top
 
-  params = gguf_weights.read_gemma3_params(gguf_path)
+  reader = gguf_weights.open_gguf(gguf_path)
+  params = gguf_weights.read_gemma3_params(reader)
   with ocp.StandardCheckpointer() as checkpointer:
     checkpointer.save(folder / "params", params)
-  (folder / "tokenizer.model").write_bytes(gguf_tokenizer.build_sentencepiece_proto(gguf_path))
+  (folder / "tokenizer.model").write_bytes(gguf_tokenizer.build_sentencepiece_proto(reader))
 
 
 def embedded_gemma3_270m(cache_dir: str | pathlib.Path | None = None, *, rebuild: bool = False) -> ConvertedModel:

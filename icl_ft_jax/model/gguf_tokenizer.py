@@ -9,29 +9,25 @@ never matches in text, where Gemma's own model has them USER_DEFINED.
 
 from __future__ import annotations
 
-import pathlib
-
 from icl_ft_jax.errors import ModelLoadError
 
 _SPACE = "\u2581"
 _PAD, _EOS, _BOS, _UNK = 0, 1, 2, 3
 
 
-def build_sentencepiece_proto(gguf_path: str | pathlib.Path) -> bytes:
-  """Returns the serialized `ModelProto` for the GGUF file's vocabulary."""
-  import gguf  # pylint: disable=g-import-not-at-top
+def build_sentencepiece_proto(reader) -> bytes:
+  """Returns the serialized `ModelProto` for the vocabulary of a GGUF file (`gguf_weights.open_gguf`)."""
   from sentencepiece import sentencepiece_model_pb2 as sp_pb2  # pylint: disable=g-import-not-at-top
 
-  reader = gguf.GGUFReader(str(gguf_path))
   fields = reader.fields
   try:
     pieces = fields["tokenizer.ggml.tokens"].contents()
     scores = fields["tokenizer.ggml.scores"].contents()
     types = fields["tokenizer.ggml.token_type"].contents()
   except KeyError as e:
-    raise ModelLoadError(f"{gguf_path} has no tokenizer vocabulary ({e}).") from None
+    raise ModelLoadError(f"The GGUF file has no tokenizer vocabulary ({e}).") from None
   if fields["tokenizer.ggml.model"].contents() != "llama":
-    raise ModelLoadError(f"{gguf_path}: expected a SentencePiece ('llama') vocabulary.")
+    raise ModelLoadError("The GGUF file: expected a SentencePiece ('llama') vocabulary.")
 
   Piece = sp_pb2.ModelProto.SentencePiece  # pylint: disable=invalid-name
   proto = sp_pb2.ModelProto()

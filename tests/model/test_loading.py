@@ -51,7 +51,7 @@ def test_wrong_file_is_not_gguf(tmp_path):
   bad = tmp_path / "model.gguf"
   bad.write_bytes(b"\0" * 1000)
   with pytest.raises(ModelLoadError, match="not a readable GGUF"):
-    gguf_weights.read_gemma3_params(bad)
+    gguf_weights.open_gguf(bad)
 
 
 def test_stale_or_partial_cache_is_detected(tmp_path):
