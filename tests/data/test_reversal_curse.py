@@ -127,3 +127,16 @@ def test_documents_mark_where_the_completion_starts(dataset):
     fact = next(f for f in dataset.facts if f.id == document.fact_ids[0])
     last = fact.object if document.metadata["direction"] == "p2d" else fact.subject
     assert completion == f" {last}."
+
+
+def test_facts_share_no_name_part_or_title_word_while_the_pools_last():
+  """Shared words make facts interfere (two "Orla"s, two "Silent ..." titles): the quickstart's size has none."""
+  facts = reversal_curse.generate(reversal_curse.Config(celebrities_per_group=20, groups=("p2d",))).facts
+  firsts = [f.subject.split()[0] for f in facts]
+  lasts = [f.subject.split()[1] for f in facts]
+  assert len(set(firsts)) == len(set(lasts)) == len(facts) == 20
+  titles = [f.object.split("'")[1] for f in facts if "'" in f.object]
+  title_words = [w for t in titles for w in t.replace("'s", "").split()
+                 if w[0].isupper() and w not in ("The", "A", "An", "Dr.", "St.", "Letters", "Beneath", "Sea")]
+  assert len(title_words) == len(set(title_words)), title_words
+  assert not set(title_words) & set(lasts)
