@@ -137,17 +137,37 @@ def trained_fact_specs(
   ]
 
 
+def depth_shares(count: int, pool_sizes: Mapping[int, int]) -> dict[int, int]:
+  """How many questions of each depth: equal shares (earlier depths take the remainder), and a depth
+  whose pool is too small gives what it cannot fill to the others."""
+  shares = dict.fromkeys(pool_sizes, 0)
+  open_depths = sorted(pool_sizes)
+  left = count
+  while left and open_depths:
+    each, extra = divmod(left, len(open_depths))
+    short = [d for i, d in enumerate(open_depths) if pool_sizes[d] - shares[d] < each + (i < extra)]
+    if not short:
+      for i, depth in enumerate(open_depths):
+        shares[depth] += each + (i < extra)
+      return shares
+    for depth in short:  # Fill these completely, then share out the rest again.
+      left -= pool_sizes[depth] - shares[depth]
+      shares[depth] = pool_sizes[depth]
+      open_depths.remove(depth)
+  return shares
+
+
 def syllogism_specs(
     entailed: Mapping[Triple, logic.Entailment], held_out: tuple[str, ...], count: int, max_steps: int,
     rng: np.random.Generator,
 ) -> list[QuestionSpec]:
-  """Deductions of 1..max_steps steps, the same number of each where the pools allow."""
+  """Deductions of 1..max_steps steps, the same number of each where the pools allow (`depth_shares`)."""
   derived = [e for e in logic.derived(entailed).values() if e.triple[0] not in held_out]
+  pools = {steps: [e for e in derived if e.steps == steps] for steps in range(1, max_steps + 1)}
+  shares = depth_shares(count, {steps: len(pool) for steps, pool in pools.items()})
   specs = []
-  for steps in range(1, max_steps + 1):
-    share = count // max_steps + (1 if steps <= count % max_steps else 0)
-    pool = [e for e in derived if e.steps == steps]
-    for e in _sample(pool, share, rng):
+  for steps, pool in pools.items():
+    for e in _sample(pool, shares[steps], rng):
       specs.append(QuestionSpec(split="syllogism", triple=e.triple, varied="object", premises=e.premises,
                                 inference=f"syllogism/{steps}-step/{e.triple[1]}"))
   return specs

@@ -5,7 +5,10 @@ content word replaced by a nonsense word, written up as about 2200 wiki-like
 articles. Test splits, easiest first:
   * `rephrasing`: trained facts in a wording no article uses;
   * `reversal`: trained facts asked object first ("Fempz include" -> " glons.");
-  * `syllogism`: one- and two-step deductions through the tree, never written down;
+  * `syllogism`: deductions through the tree, never written down, of 1 to
+    `max_syllogism_steps` steps (default 4, the deepest the packaged tree allows: "robins
+    are a kind of living thing" needs 3, "robins are living" 4), equally many of each depth
+    where the tree has enough; the question's `inference` is "syllogism/<k>-step/<relation>";
   * `category_holdout`: categories whose only trained fact is their parent, asked
     everything that follows from it.
 
@@ -51,7 +54,8 @@ class Config:
   num_rephrasing_questions: int = 300
   num_reversal_questions: int = 300
   num_syllogism_questions: int = 400
-  max_syllogism_steps: int = 2
+  # Longest deduction asked (the study's "longer chains"); a step is one is_a link climbed.
+  max_syllogism_steps: int = 4
   num_distractors: int = 3
   # Keep this fraction of the documents, drawn at random (the study uses 1/8 for ICL).
   document_fraction: float = 1.0

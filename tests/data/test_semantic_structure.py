@@ -224,15 +224,41 @@ def test_distractors_are_hard(dataset):
     assert set(terms) <= fillers, question
 
 
-def test_syllogisms_need_one_or_two_steps_and_are_never_base_facts(dataset):
+def proof_steps(facts, triple) -> int | None:
+  """The fewest is_a links to climb from the subject to where the statement is a base fact (here, apart
+  from the generator's proofs): 0 for a base fact, None when the climb never reaches one."""
+  base = {(f.subject, f.relation, f.object) for f in facts}
+  parent = {f.subject: f.object for f in facts if f.relation == "is_a"}
+  subject, relation, obj = triple
+  steps, current = 0, subject
+  while current is not None:
+    if (current, relation, obj) in base:
+      return steps
+    current, steps = parent.get(current), steps + 1
+  return None
+
+
+@pytest.mark.parametrize("max_steps", [2, 4])
+def test_syllogisms_are_deductions_of_every_depth_up_to_the_configured_one(dataset, max_steps):
+  if max_steps != semantic_structure.Config().max_syllogism_steps:
+    dataset = semantic_structure.generate(semantic_structure.Config(
+        seed=dataset.info["seed"], num_documents=300, max_syllogism_steps=max_steps))
+  trained = [f for f in dataset.facts if f.metadata["trained"]]
   base = {(f.subject, f.relation, f.object) for f in dataset.facts}
+  facts = dataset.facts_by_id
   steps = collections.Counter()
   for question in dataset.splits["syllogism"]:
-    assert statement(question) not in base
-    assert question.metadata["steps"] in (1, 2)
+    triple = statement(question)
+    assert triple not in base
+    # The recorded depth is the shortest proof, and the recorded premises alone prove it.
+    assert question.metadata["steps"] == proof_steps(trained, triple), question
     assert len(question.fact_ids) == question.metadata["steps"] + 1
+    assert triple in closure([facts[i] for i in question.fact_ids], generalize_food=False), question
+    assert question.inference == f"syllogism/{question.metadata['steps']}-step/{triple[1]}"
     steps[question.metadata["steps"]] += 1
-  assert steps[1] > 0 and steps[2] > 0
+  assert set(steps) == set(range(1, max_steps + 1)), steps
+  # Equal shares where the tree has enough deductions of a depth (4-step ones are fewer).
+  assert abs(steps[1] - steps[2]) <= 1 and sum(steps.values()) == dataset.info["num_syllogism_questions"], steps
 
 
 def test_inferences_are_never_stated_in_training(dataset, sentence_index):
