@@ -31,7 +31,7 @@ from jax.sharding import NamedSharding
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.model import forward
 from icl_ft_jax.scoring import scorer as scorer_lib
 
 STOP_TEXT = "\n\n"  # A blank line ends one block of statements (a single Gemma token).

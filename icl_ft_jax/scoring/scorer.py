@@ -26,7 +26,8 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import UserError
-from icl_ft_jax.scoring import forward, packing
+from icl_ft_jax.model import forward
+from icl_ft_jax.scoring import packing
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
 from icl_ft_jax.scoring.tokenize import BOS_ID, encode_pair
 

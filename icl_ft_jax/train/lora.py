@@ -4,7 +4,7 @@ Only the adapters (`.../lora/{a,b}`) are trained and saved; the base params stay
 as loaded. For evaluation the adapters are merged into the base weights
 (`W + a @ b`, per Einsum) so that the scorer runs the plain model at full speed.
 
-The training forward stops before the unembedding (see `scoring/forward.py`):
+The training forward stops before the unembedding (see `model/forward.py`):
 it calls the wrapped Transformer's blocks inside the same `peft.ModuleInterceptor`
 that `gm.nn.LoRA.__call__` sets up.
 """
@@ -66,7 +66,7 @@ def _hidden_with_adapters(module, tokens, positions, attention_mask):
 
 
 def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=None, cache=None):
-  """Final-norm hidden states of the LoRA model (same contract as `scoring.forward.hidden_states`)."""
+  """Final-norm hidden states of the LoRA model (same contract as `model.forward.hidden_states`)."""
   if cache is not None:
     raise ValueError("The LoRA training forward takes no KV cache; merge the adapters to sample or score.")
   x, _ = wrapped.apply({"params": params}, tokens, positions, attention_mask, method=_hidden_with_adapters)

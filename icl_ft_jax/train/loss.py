@@ -3,7 +3,7 @@
 With Gemma's 262k vocabulary the logits of one training batch dwarf everything
 else (8 x 512 tokens are 4 GiB in float32, and the backward pass keeps them).
 The blocks run once to final hidden states (stopping before the unembedding,
-as `scoring/forward.py` does); the unembedding, softcap and logsumexp then run
+as `model/forward.py` does); the unembedding, softcap and logsumexp then run
 over chunks of the sequence with `jax.lax.map`, each chunk under
 `jax.checkpoint`, so only one chunk's logits exist at a time, forward or
 backward.
@@ -16,7 +16,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.model import forward
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 
 from icl_ft_jax.errors import ConfigError
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.model import forward
 from icl_ft_jax.train import lora
 
 EMBEDDING = "embedder"

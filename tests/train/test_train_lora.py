@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.model import forward
 from icl_ft_jax.train import lora, trainer
 
 from tests.train import helpers

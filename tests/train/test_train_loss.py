@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from icl_ft_jax.scoring import forward
+from icl_ft_jax.model import forward
 from icl_ft_jax.train import loss as loss_lib
 
 from tests.train import helpers
