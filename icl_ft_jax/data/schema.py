@@ -35,7 +35,9 @@ class Question:
   """A multiple-choice test question, scored by log-likelihood of each choice.
 
   `choices` are continuations of `prompt` (with their own leading space where the
-  text needs one); they are never shown in the prompt.
+  text needs one); they are never shown in the prompt. `also_correct` lists choices
+  that count as correct too: a statement equivalent to the answer, as the converse of
+  "Some X are Y" in the study's 6-way syllogism test.
   """
 
   id: str
@@ -44,8 +46,9 @@ class Question:
   choices: tuple[str, ...]
   answer: int  # Index of the correct choice.
   fact_ids: tuple[str, ...] = ()  # Ground-truth facts the question tests.
-  inference: str = ""  # Inference type, e.g. "reversal", "syllogism/AII-1".
+  inference: str = ""  # Inference type, e.g. "reversal", "syllogism/Darii", "syllogism/3-step/can".
   metadata: Metadata = dataclasses.field(default_factory=dict)
+  also_correct: tuple[int, ...] = ()  # Other choices that count as correct (equivalent statements).
 
   def __post_init__(self):
     if len(self.choices) < 2:
@@ -57,10 +60,22 @@ class Question:
           f"Question {self.id!r}: answer index {self.answer} is outside its"
           f" {len(self.choices)} choices."
       )
+    extra = set(self.also_correct)
+    if len(extra) != len(self.also_correct) or self.answer in extra or not extra <= set(range(len(self.choices))):
+      raise ValueError(f"Question {self.id!r}: also_correct {self.also_correct} must be distinct choice indices"
+                       f" other than the answer {self.answer}.")
 
   @property
   def correct_choice(self) -> str:
     return self.choices[self.answer]
+
+  def is_correct(self, choice: int) -> bool:
+    return choice == self.answer or choice in self.also_correct
+
+  @property
+  def chance(self) -> float:
+    """Expected accuracy of a uniform guess."""
+    return (1 + len(self.also_correct)) / len(self.choices)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -98,11 +113,11 @@ class Dataset:
     return {name: tuple(qs) for name, qs in by_split.items()}
 
   def chance(self, split: str) -> float:
-    """Expected accuracy of uniform guessing on `split`: mean of 1/len(choices)."""
+    """Expected accuracy of uniform guessing on `split`: the mean of each question's chance."""
     questions = self.splits.get(split)
     if not questions:
       raise KeyError(f"Dataset {self.name!r} has no split {split!r}; it has {sorted(self.splits)}.")
-    return sum(1.0 / len(q.choices) for q in questions) / len(questions)
+    return sum(q.chance for q in questions) / len(questions)
 
   @property
   def facts_by_id(self) -> dict[str, Fact]:

@@ -12,6 +12,12 @@ then the only one of the six candidates entailed. "Some" and "no" statements
 are symmetric, so their converse is entailed too; we drop that converse from
 the choices (5 choices), so that exactly one choice is entailed and every other
 is not. The tests check this with an independent model checker.
+
+The study's own test has all six candidates. With `six_way` (default on) each
+example is also asked in split `syllogism_6way`: the six statements, the converse
+of a symmetric conclusion among them and counted correct too (`also_correct`),
+so that score is comparable to the study's. Its choices are shuffled from a
+random stream of their own, so the 5-way split is the same with or without it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ MAX_ENTITIES = 20_000
 
 QUANTIFIERS = {"A": "all", "I": "some", "E": "no"}
 SYMMETRIC = frozenset("IE")
+SIX_WAY_SPLIT = "syllogism_6way"
+_SIX_WAY_STREAM = 1  # default_rng([seed, 1]): the 6-way choice order, apart from the main stream.
 
 # Classical figures: (major premise terms, minor premise terms); conclusion is S-P.
 FIGURES = {
@@ -59,6 +67,7 @@ class Config:
 
   num_examples: int = 69
   forms: tuple[str, ...] = tuple(FORMS)
+  six_way: bool = True  # Also split "syllogism_6way": the study's six choices, either converse correct.
   seed: int = 0
 
 
@@ -86,6 +95,7 @@ def _check_config(config: Config) -> None:
 def generate(config: Config) -> schema.Dataset:
   _check_config(config)
   rng = np.random.default_rng(config.seed)
+  six_way_rng = np.random.default_rng([config.seed, _SIX_WAY_STREAM])
   try:
     entities = words.nonsense_words(3 * config.num_examples, rng)
   except ValueError as e:
@@ -129,23 +139,29 @@ def generate(config: Config) -> schema.Dataset:
     if rng.integers(2):
       pair.reverse()
     correct = " " + statement(conclusion_quantifier, terms["S"], terms["P"]) + "."
+    converse = " " + statement(conclusion_quantifier, terms["P"], terms["S"]) + "."
     candidates = [
         " " + statement(q, x, y) + "."
         for q in "AIE"
         for x, y in ((terms["S"], terms["P"]), (terms["P"], terms["S"]))
     ]
-    if conclusion_quantifier in SYMMETRIC:  # Its converse is equivalent: not a wrong answer.
-      candidates.remove(" " + statement(conclusion_quantifier, terms["P"], terms["S"]) + ".")
-    question_choices, answer = choices_lib.shuffled_choices(
-        correct, [c for c in candidates if c != correct], rng
-    )
-    questions.append(schema.Question(
+    symmetric = conclusion_quantifier in SYMMETRIC
+    five_way = [c for c in candidates if c != correct and not (symmetric and c == converse)]
+    question_choices, answer = choices_lib.shuffled_choices(correct, five_way, rng)
+    question = schema.Question(
         id=f"{example_id}/conclusion", split="syllogism",
         prompt=f"The relationships between {pair[0]} and {pair[1]} are:",
         choices=question_choices, answer=answer,
         fact_ids=(premises[0][0].id, premises[1][0].id, conclusion.id),
         inference=f"syllogism/{form}", metadata={"form": form, "mood": mood, "figure": figure},
-    ))
+    )
+    questions.append(question)
+    if config.six_way:
+      six_choices, six_answer = choices_lib.shuffled_choices(
+          correct, [c for c in candidates if c != correct], six_way_rng)
+      questions.append(dataclasses.replace(
+          question, id=f"{example_id}/conclusion_6way", split=SIX_WAY_SPLIT, choices=six_choices,
+          answer=six_answer, also_correct=(six_choices.index(converse),) if symmetric else ()))
 
   return schema.Dataset(
       name="simple_syllogisms",
@@ -153,5 +169,5 @@ def generate(config: Config) -> schema.Dataset:
       questions=tuple(questions),
       facts=tuple(facts),
       info={"family": "simple_syllogisms", "num_examples": config.num_examples,
-            "forms": ",".join(config.forms), "seed": config.seed},
+            "forms": ",".join(config.forms), "six_way": config.six_way, "seed": config.seed},
   )

@@ -8,7 +8,7 @@ tensorflow_datasets.
 Layout: split `train` holds the training documents; every question split keeps
 its name (`reversal`, `syllogism`, ...). All splits share one feature set:
 `kind` ("document" or "question"), `split`, `id`, `text` (document text or question
-prompt), `choices`, `answer` (-1 for documents), `fact_ids`, `provenance`
+prompt), `choices`, `answer` (-1 for documents), `also_correct`, `fact_ids`, `provenance`
 (document provenance or question inference type) and `metadata` (JSON).
 
   path = tfds_builders.build("reversal_curse", {"family": "reversal_curse", "seed": 0}, data_dir)
@@ -46,11 +46,11 @@ class IclFtConfig(tfds.core.BuilderConfig):
 class IclFtDataset(tfds.core.GeneratorBasedBuilder):
   """Documents and multiple-choice questions of one generated (or loaded) dataset."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  VERSION = tfds.core.Version("1.1.0")
   # Nothing is downloaded: no checksum file to look up (the lookup needs the
   # `importlib_resources` backport, which tensorflow_datasets does not install).
   url_infos = None
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": "Questions' also_correct choices."}
   # No fixed configs: each dataset is built from its own spec (see `builder`), and
   # built datasets are read back from their files, not from this class.
 
@@ -64,6 +64,7 @@ class IclFtDataset(tfds.core.GeneratorBasedBuilder):
             "text": tfds.features.Text(),
             "choices": tfds.features.Sequence(tfds.features.Text()),
             "answer": tfds.features.Scalar(dtype=np.int32),
+            "also_correct": tfds.features.Sequence(tfds.features.Scalar(dtype=np.int32)),
             "fact_ids": tfds.features.Sequence(tfds.features.Text()),
             "provenance": tfds.features.Text(),
             "metadata": tfds.features.Text(),
@@ -88,6 +89,7 @@ class IclFtDataset(tfds.core.GeneratorBasedBuilder):
     for document in documents:
       yield document.id, {
           "kind": "document", "split": TRAIN_SPLIT, "id": document.id, "text": document.text, "choices": [], "answer": -1,
+          "also_correct": [],
           "fact_ids": list(document.fact_ids), "provenance": document.provenance,
           "metadata": json.dumps(dict(document.metadata), sort_keys=True),
       }
@@ -96,7 +98,8 @@ class IclFtDataset(tfds.core.GeneratorBasedBuilder):
     for question in questions:
       yield question.id, {
           "kind": "question", "split": question.split, "id": question.id, "text": question.prompt, "choices": list(question.choices),
-          "answer": question.answer, "fact_ids": list(question.fact_ids), "provenance": question.inference,
+          "answer": question.answer, "also_correct": list(question.also_correct), "fact_ids": list(question.fact_ids),
+          "provenance": question.inference,
           "metadata": json.dumps(dict(question.metadata), sort_keys=True),
       }
 
@@ -134,5 +137,6 @@ def to_record(example: Mapping[str, Any]) -> schema.Document | schema.Question:
   return schema.Question(
       id=text(example["id"]), split=text(example["split"]), prompt=text(example["text"]),
       choices=tuple(text(v) for v in example["choices"]), answer=int(example["answer"]),
-      fact_ids=fact_ids, inference=text(example["provenance"]), metadata=metadata,
+      also_correct=tuple(int(v) for v in example["also_correct"]), fact_ids=fact_ids,
+      inference=text(example["provenance"]), metadata=metadata,
   )

@@ -5,6 +5,7 @@ Facts this conversion relies on (checked by the real-model tests):
 - llama.cpp stores every Gemma RMSNorm weight as 1 + w (gemma adds the 1 itself);
 - q and k need no permutation (the Gemma converter does not permute them);
 - the output projection is tied to the token embedding.
+The names and layouts are `weight_names`' table, which the Hugging Face export and import share.
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from icl_ft_jax.errors import ModelLoadError
-
-# Gemma block norm name -> GGUF tensor suffix.
-_BLOCK_NORMS = {
-    "pre_attention_norm": "attn_norm",
-    "post_attention_norm": "post_attention_norm",
-    "pre_ffw_norm": "ffn_norm",
-    "post_ffw_norm": "post_ffw_norm",
-}
+from icl_ft_jax.model import weight_names
 
 
 def open_gguf(path: str | pathlib.Path):
@@ -65,41 +59,12 @@ def read_gemma3_params(reader) -> dict[str, dict]:
   num_heads = int(_field(reader, "gemma3.attention.head_count"))
   num_kv_heads = int(_field(reader, "gemma3.attention.head_count_kv"))
   head_dim = int(_field(reader, "gemma3.attention.key_length"))
+  heads = {"h": num_heads, "k": num_kv_heads, "d": head_dim}
 
-  def norm(name: str) -> np.ndarray:
-    return read(name) - 1.0  # llama.cpp folded gemma's "1 +" into the weight.
+  def gemma_array(entry: weight_names.Entry) -> np.ndarray:
+    matrix = read(entry.gguf)
+    if entry.norm:
+      matrix = matrix - 1.0  # llama.cpp folded gemma's "1 +" into the weight.
+    return entry.layout.from_matrix(matrix, heads)
 
-  params: dict[str, dict] = {
-      "embedder": {"input_embedding": read("token_embd.weight")},
-      "final_norm": {"scale": norm("output_norm.weight")},
-  }
-  for i in range(num_layers):
-    prefix = f"blk.{i}."
-    q = read(prefix + "attn_q.weight")  # [heads * head_dim, embed]
-    k = read(prefix + "attn_k.weight")  # [kv_heads * head_dim, embed]
-    v = read(prefix + "attn_v.weight")
-    out = read(prefix + "attn_output.weight")  # [embed, heads * head_dim]
-    embed_dim = q.shape[1]
-
-    def heads_first(w: np.ndarray, heads: int) -> np.ndarray:
-      # [heads * head_dim, embed] -> [heads, embed, head_dim]
-      return w.reshape(heads, head_dim, embed_dim).transpose(0, 2, 1)
-
-    layer = {
-        "attn": {
-            "q_einsum": {"w": heads_first(q, num_heads)},
-            "kv_einsum": {"w": np.stack([heads_first(k, num_kv_heads), heads_first(v, num_kv_heads)])},
-            "attn_vec_einsum": {"w": out.T.reshape(num_heads, head_dim, embed_dim)},
-            "_query_norm": {"scale": norm(prefix + "attn_q_norm.weight")},
-            "_key_norm": {"scale": norm(prefix + "attn_k_norm.weight")},
-        },
-        "mlp": {
-            # [2, hidden, embed]: gate first, then up (transpose_gating_einsum=True).
-            "gating_einsum": np.stack([read(prefix + "ffn_gate.weight"), read(prefix + "ffn_up.weight")]),
-            "linear": read(prefix + "ffn_down.weight").T,  # [hidden, embed]
-        },
-    }
-    for gemma_name, gguf_name in _BLOCK_NORMS.items():
-      layer[gemma_name] = {"scale": norm(prefix + gguf_name + ".weight")}
-    params[f"layer_{i}"] = layer
-  return params
+  return weight_names.gemma_params(num_layers, gemma_array)

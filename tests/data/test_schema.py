@@ -32,6 +32,16 @@ def test_chance_is_mean_inverse_choice_count():
     dataset.chance("missing")
 
 
+def test_equivalent_choices_count_as_correct_and_raise_chance():
+  question = schema.Question(id="q", split="s", prompt="p", choices=(" a", " b", " c", " d"), answer=1,
+                             also_correct=(3,))
+  assert [question.is_correct(i) for i in range(4)] == [False, True, False, True]
+  assert question.chance == pytest.approx(2 / 4)
+  for bad in ((1,), (3, 3), (4,)):
+    with pytest.raises(ValueError, match="also_correct"):
+      schema.Question(id="q", split="s", prompt="p", choices=(" a", " b", " c", " d"), answer=1, also_correct=bad)
+
+
 def test_malformed_line_names_file_and_line(tmp_path):
   path = tmp_path / "documents.jsonl"
   path.write_text('{"id": "a", "text": "t", "provenance": "p"}\n{"id": "b"}\n', encoding="utf-8")

@@ -57,33 +57,63 @@ def dataset():
   return syllogisms.generate(syllogisms.Config())
 
 
+def premises_of(question, documents):
+  return documents[question.id.rsplit("/", 1)[0] + "/premises"]
+
+
 def test_study_sizes(dataset):
   assert len(dataset.documents) == 69
-  assert len(dataset.splits["syllogism"]) == 69
+  assert len(dataset.splits["syllogism"]) == len(dataset.splits[syllogisms.SIX_WAY_SPLIT]) == 69
   forms = collections.Counter(q.metadata["form"] for q in dataset.questions)
   assert set(forms) == set(syllogisms.FORMS)
   assert 1 / 6 <= dataset.chance("syllogism") <= 1 / 5
+  # Six choices; a symmetric conclusion's two orders both count (5 of the 9 forms conclude some/no).
+  assert dataset.chance(syllogisms.SIX_WAY_SPLIT) == pytest.approx(
+      sum(2 / 6 if q.metadata["mood"][2] in "IE" else 1 / 6 for q in dataset.splits["syllogism"]) / 69)
+
+
+def entailed_choices(question, documents) -> list[int]:
+  document = premises_of(question, documents)
+  _, premises_text = document.text.split(": ", 1)
+  premises = [parse(s + ".") for s in premises_text.rstrip(".").split(". ")]
+  assert len(premises) == 2
+  return [i for i, choice in enumerate(question.choices) if entails(premises, parse(choice))]
 
 
 def test_exactly_the_correct_choice_is_entailed(dataset):
   documents = {d.id: d for d in dataset.documents}
-  for question in dataset.questions:
-    document = documents[question.id.replace("/conclusion", "/premises")]
-    context, premises_text = document.text.split(": ", 1)
-    premises = [parse(s + ".") for s in premises_text.rstrip(".").split(". ")]
-    assert len(premises) == 2
-    entailed = [entails(premises, parse(choice)) for choice in question.choices]
-    assert entailed.count(True) == 1, (document.text, question.choices)
-    assert entailed[question.answer], (document.text, question.correct_choice)
+  for question in dataset.splits["syllogism"]:
+    assert entailed_choices(question, documents) == [question.answer], question
+    assert question.also_correct == ()
     # Six statements minus the converse that means the same as the answer.
     quantifier = parse(question.correct_choice)[0]
     assert len(question.choices) == (6 if quantifier == "All" else 5)
 
 
+def test_six_way_counts_exactly_the_entailed_choices_correct(dataset):
+  documents = {d.id: d for d in dataset.documents}
+  five_way = {q.id: q for q in dataset.splits["syllogism"]}
+  for question in dataset.splits[syllogisms.SIX_WAY_SPLIT]:
+    assert len(question.choices) == 6
+    entailed = entailed_choices(question, documents)
+    assert sorted((question.answer, *question.also_correct)) == entailed, question
+    assert [question.is_correct(i) for i in range(6)] == [i in entailed for i in range(6)]
+    same = five_way[question.id.removesuffix("_6way")]
+    assert (same.prompt, same.correct_choice, same.inference) == (question.prompt, question.correct_choice,
+                                                                  question.inference)
+    assert set(same.choices) <= set(question.choices)
+
+
+def test_five_way_split_is_the_same_without_the_six_way_one(dataset):
+  alone = syllogisms.generate(syllogisms.Config(six_way=False))
+  assert set(alone.splits) == {"syllogism"}
+  assert alone.splits["syllogism"] == dataset.splits["syllogism"]
+
+
 def test_context_and_prompt_name_the_right_entities(dataset):
   documents = {d.id: d for d in dataset.documents}
   for question in dataset.questions:
-    document = documents[question.id.replace("/conclusion", "/premises")]
+    document = premises_of(question, documents)
     named = re.match(r"The relationships between (\w+), (\w+) and (\w+) are:", document.text).groups()
     prompt_pair = re.fullmatch(r"The relationships between (\w+) and (\w+) are:", question.prompt).groups()
     _, subject, predicate = parse(question.correct_choice)
