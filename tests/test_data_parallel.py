@@ -172,3 +172,19 @@ def test_process_rows_are_the_hosts_block():
   assert sharding.process_rows(_HostShard((4, 6), (6, 8), (4, 6)), 16) == slice(4, 8)  # Tensor devices repeat rows.
   with pytest.raises(UserError, match=r"batch rows \[\(0, 2\), \(4, 6\)\], not one block"):
     sharding.process_rows(_HostShard((0, 2), (4, 6)), 16)
+
+
+def test_jobs_check_every_batch_against_the_fsdp_axis_before_loading():
+  """An fsdp-only mesh splits scoring batches too: the jobs' early check says so, not a JAX error later."""
+  from icl_ft_jax import config_defaults  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.jobs import common  # pylint: disable=g-import-not-at-top
+
+  config = config_defaults.experiment("simple_reversals", "cpu")
+  config.mesh = {"data": 1, "fsdp": -1}
+  config.scoring.batch_size, config.scoring.context_batch_size, config.augment.batch_size = 8, 8, 8
+  config.data.batch_size, config.data.rows_per_batch = 8, 0
+  dataset = common.build_dataset(config.dataset)
+  common.check_scoring(config, dataset)
+  config.scoring.batch_size = 4
+  with pytest.raises(ConfigError, match=r"scoring.batch_size is 4, .*fsdp=8 \(8 parts\)"):
+    common.check_scoring(config, dataset)

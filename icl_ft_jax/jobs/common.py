@@ -32,21 +32,13 @@ def build_dataset(spec: Mapping[str, Any]) -> schema.Dataset:
   return _BUILT[key]
 
 
-def data_axis_size(config) -> int:
-  """The mesh's data axis, which every scoring batch must be a multiple of."""
-  return sharding.make_mesh(config.mesh.to_dict()).shape.get("data", 1)
-
-
 def check_scoring(config, dataset: schema.Dataset) -> None:
-  """The scoring section's values, checked before the model loads."""
+  """The scoring section's values, and every batch size against the mesh, checked before the model loads."""
   scoring = config.scoring
-  data = data_axis_size(config)
   for key in ("batch_size", "context_batch_size", "prefill_chunk"):
     if key in scoring and scoring[key] < 1:
       raise ConfigError(f"scoring.{key} must be >= 1, got {scoring[key]}.")
-  for key in ("batch_size", "context_batch_size"):
-    if key in scoring and scoring[key] % data:
-      raise ConfigError(f"scoring.{key} ({scoring[key]}) must be a multiple of the mesh's data axis ({data}).")
+  sharding.check_batch_settings(config, sharding.make_mesh(config.mesh.to_dict()))
   if scoring.max_questions < 0:
     raise ConfigError(f"scoring.max_questions must be >= 0 (0 = every question), got {scoring.max_questions}.")
   unknown = [s for s in scoring.splits if s not in dataset.splits]
