@@ -91,3 +91,61 @@ def test_comparisons_call_an_effect_only_when_the_interval_excludes_zero():
   lines = {line.split()[0]: line for line in table.splitlines()[3:]}
   assert lines["ft+oracle"].endswith("better") and "+0.70" in lines["ft+oracle"]
   assert lines["ft+local"].endswith("not significant")
+
+
+def _typed(seed, by_inference, chance=None, split="syllogism"):
+  """A record whose accuracy and counts come from `by_inference` (label -> fact -> [correct, total])."""
+  from icl_ft_jax.report import subtypes  # pylint: disable=g-import-not-at-top
+
+  counts = {k: v for facts in by_inference.values() for k, v in facts.items()}
+  spread = subtypes.spread(by_inference)
+  return records.ResultRecord(
+      dataset="toy", split=split, condition="ft", normalization="sum", n=sum(t for _, t in counts.values()),
+      accuracy=sum(c for c, _ in counts.values()) / sum(t for _, t in counts.values()), chance=0.25, seed=seed,
+      fact_counts=counts, by_inference=by_inference, inference_chance=chance or {},
+      subtype_mean=spread.mean if spread else None, subtype_stderr=spread.stderr if spread else None)
+
+
+def test_standard_error_over_subtypes():
+  from icl_ft_jax.report import subtypes  # pylint: disable=g-import-not-at-top
+
+  spread = subtypes.spread({"s/a": {"f1": [1, 2]}, "s/b": {"f2": [1, 1]}, "s/c": {"f3": [0, 1], "f4": [0, 3]}})
+  # Accuracies 0.5, 1, 0: each subtype weighs the same, whatever its number of questions.
+  assert (spread.mean, spread.num_subtypes) == (pytest.approx(0.5), 3)
+  assert spread.stderr == pytest.approx(0.5 / 3 ** 0.5)
+  assert subtypes.spread({"reversal": {"f1": [1, 2]}}) is None
+
+
+def test_subtype_levels_merge_finer_labels():
+  from icl_ft_jax.report import subtypes  # pylint: disable=g-import-not-at-top
+
+  levels = subtypes.levels({"s/1-step/can": {"f1": [1, 1]}, "s/1-step/has": {"f1": [0, 1], "f2": [1, 1]},
+                            "s/2-step/can": {"f3": [0, 2]}})
+  assert levels == {"s/1-step": {"f1": [1, 2], "f2": [1, 1]}, "s/1-step/can": {"f1": [1, 1]},
+                    "s/1-step/has": {"f1": [0, 1], "f2": [1, 1]}, "s/2-step": {"f3": [0, 2]},
+                    "s/2-step/can": {"f3": [0, 2]}}
+  # One label per level splits nothing: no subtype rows.
+  assert subtypes.levels({"s/x/y": {"f": [1, 1]}}) == {}
+
+
+def test_summaries_by_subtype_pool_seeds_and_reach_the_csv(tmp_path):
+  seed0 = _typed(0, {"syllogism/A": {"a0": [1, 1], "b0": [1, 1]}, "syllogism/B": {"c0": [0, 2]}},
+                 chance={"syllogism/A": 1 / 6, "syllogism/B": 1 / 3})
+  seed1 = _typed(1, {"syllogism/A": {"a1": [0, 2]}, "syllogism/B": {"c1": [2, 2]}},
+                 chance={"syllogism/A": 1 / 6, "syllogism/B": 1 / 3})
+  (split,) = aggregate.summarize([seed0, seed1])
+  # Seeds pooled per subtype: A 2/4, B 2/4 -> mean 0.5, no spread.
+  assert (split.subtype, split.num_subtypes, split.subtype_mean, split.subtype_stderr) == ("", 2, 0.5, 0.0)
+  rows = {s.subtype: s for s in aggregate.summarize_subtypes([seed0, seed1])}
+  assert set(rows) == {"syllogism/A", "syllogism/B"}
+  assert (rows["syllogism/A"].mean, rows["syllogism/A"].num_seeds, rows["syllogism/A"].n) == (0.5, 2, 2)
+  assert rows["syllogism/A"].stderr == pytest.approx(0.5)  # Seed accuracies 1 and 0.
+  assert rows["syllogism/B"].chance == pytest.approx(1 / 3)
+  assert rows["syllogism/A"].num_facts == 3
+  aggregate.write_csv(tmp_path / "results.csv", [split, *rows.values()])
+  written = list(csv.DictReader((tmp_path / "results.csv").open()))
+  assert list(written[0])[:3] == ["dataset", "split", "subtype"]
+  assert [r["subtype"] for r in written] == ["", "syllogism/A", "syllogism/B"]
+  assert float(written[0]["subtype_mean"]) == 0.5
+  table = aggregate.format_subtypes([split], list(rows.values()))
+  assert "syllogism/B" in table and "0.50 +- 0.00" in table

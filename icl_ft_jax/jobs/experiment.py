@@ -176,9 +176,13 @@ def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, i
 def report(workdir: pathlib.Path, dataset_name: str) -> None:
   everything = records.read_results(workdir / "results.json")
   summaries = aggregate.summarize(everything)
-  aggregate.write_csv(workdir / "results.csv", summaries)
+  by_subtype = aggregate.summarize_subtypes(everything)
+  aggregate.write_csv(workdir / "results.csv", summaries + by_subtype)
   plot = plots.plot_dataset(summaries, dataset_name, workdir / "plots" / f"{dataset_name}.png")
   print(records.format_table(everything))
+  subtype_table = aggregate.format_subtypes(summaries, by_subtype)
+  if subtype_table:
+    print("\n" + subtype_table)
   print("\n" + format_comparisons(everything, dataset_name))
   for strategy_file in sorted((workdir / "augmented" / dataset_name).glob("seed*/augmentation_quality.json")):
     quality = json.loads(strategy_file.read_text())

@@ -38,6 +38,13 @@ class ResultRecord:
   fact_counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)
   wall_time_s: float = 0.0  # This split's share of the condition's scoring time.
   metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+  # By inference type (the questions' `inference` labels; see report/subtypes.py): label -> fact key ->
+  # [correct, questions], each label's chance, and the study's error bar: the mean and standard error of
+  # the labels' accuracies (None with fewer than two labels).
+  by_inference: dict[str, dict[str, list[int]]] = dataclasses.field(default_factory=dict)
+  inference_chance: dict[str, float] = dataclasses.field(default_factory=dict)
+  subtype_mean: float | None = None
+  subtype_stderr: float | None = None
 
   @property
   def key(self) -> tuple:
