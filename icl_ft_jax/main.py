@@ -98,6 +98,41 @@ class _DropLibraryChatter(logging.Filter):
     return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
 
 
+class DropClosedLoopTracebacks:
+  """Wraps stderr, dropping the tracebacks that end in "RuntimeError: Event loop is closed".
+
+  When a save fails (a full disk), tensorstore's completion callbacks keep calling into Orbax's
+  closed asyncio loop, and its C++ code prints each failure straight to stderr: dozens of
+  tracebacks around the one line `main` prints, none of them actionable. Every other write
+  passes through as it comes (progress bars included); other tracebacks are printed whole.
+  """
+
+  _START = "Traceback (most recent call last):"
+  _DROPPED = "RuntimeError: Event loop is closed"
+
+  def __init__(self, stream):
+    self._stream = stream
+    self._held: list[str] = []
+
+  def write(self, text: str) -> int:
+    if not self._held and not text.startswith(self._START):
+      return self._stream.write(text)
+    self._held.append(text)
+    held = "".join(self._held)
+    last = [line for line in held.splitlines() if line and not line.startswith((" ", self._START))]
+    if last and held.endswith("\n"):  # The exception's own line: the traceback is complete.
+      self._held = []
+      if last[-1].strip() != self._DROPPED:
+        self._stream.write(held)
+    return len(text)
+
+  def flush(self) -> None:
+    self._stream.flush()
+
+  def __getattr__(self, name):
+    return getattr(self._stream, name)
+
+
 def _record_config(workdir: pathlib.Path, config: config_dict.ConfigDict) -> None:
   """Writes `config.json`; a rerun with a different config keeps the first and adds a dated copy."""
   text = config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
@@ -145,6 +180,7 @@ def main(argv: list[str]) -> None:
   for handler in logging.getLogger().handlers:
     handler.addFilter(_DropLibraryChatter())
     handler.addFilter(_QuietOrbaxConsole())
+  sys.stderr = DropClosedLoopTracebacks(sys.stderr)
   if distributed.requested(_DISTRIBUTED.value):  # Before anything touches devices.
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   try:

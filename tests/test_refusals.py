@@ -125,6 +125,23 @@ def test_machine_failures_are_one_line():
   assert main.environment_error(ValueError("a bug")) is None
 
 
+def test_closed_loop_tracebacks_after_a_failed_save_are_dropped_and_others_kept():
+  import io  # pylint: disable=g-import-not-at-top
+
+  out = io.StringIO()
+  stderr = main.DropClosedLoopTracebacks(out)
+  frame = '  File "asyncio/base_events.py", line 837, in call_soon_threadsafe\n    self._check_closed()\n'
+  stderr.write("fine-tuning: 25%\r")
+  for _ in range(3):  # As tensorstore's C++ prints them: header, frames, then the exception's line.
+    stderr.write("Traceback (most recent call last):\n")
+    stderr.write(frame)
+    stderr.write("RuntimeError: Event loop is closed\n")
+  stderr.write("Traceback (most recent call last):\n" + frame + "ValueError: a real bug\n")
+  stderr.write("error: the disk is full\n")
+  assert out.getvalue() == ("fine-tuning: 25%\rTraceback (most recent call last):\n" + frame
+                            + "ValueError: a real bug\nerror: the disk is full\n")
+
+
 def test_refused_run_removes_the_workdir_it_made(tmp_path, monkeypatch):
   """A job whose run (not its check) refuses: the workdir existed, with only main's own files."""
   from ml_collections import config_dict  # pylint: disable=g-import-not-at-top
