@@ -23,7 +23,7 @@ import time
 
 import jax
 
-from icl_ft_jax import augment, distributed, evaluation, sharding
+from icl_ft_jax import augment, distributed, evaluation, heldout_nll, sharding
 from icl_ft_jax.augment import documents as augmented_documents
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
@@ -126,7 +126,7 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
 
 
 def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
-                       dataset_name: str) -> list[records.ResultRecord]:
+                       dataset_name: str, pretrained_nll: float) -> list[records.ResultRecord]:
   finetune_config = trainer.FinetuneConfig.from_config(config)
   original = train_data.training_documents(dataset, finetune_config.data)
   mix = augmented_documents.mix_documents(original, {s: augmented[s] for s in FT_CONDITIONS[condition]})
@@ -144,12 +144,16 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   seconds = time.time() - start
   scorer = Scorer(loaded.model, result.params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
                   max_sequence_length=loaded.spec.max_sequence_length)
+  nll = {"pretrained": round(pretrained_nll, 4), "finetuned": round(heldout_nll.heldout_nll(scorer), 4)}
+  logging.info("Held-out prose NLL (nats/token): %.3f before, %.3f after %s.", nll["pretrained"], nll["finetuned"],
+               condition)
   predictions = workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
   return evaluation.evaluate(
       scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
       max_questions=config.scoring.max_questions or None,
       predictions_path=predictions if distributed.is_primary() else None,
-      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "train_seconds": round(seconds, 1)})
+      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "train_seconds": round(seconds, 1),
+                "heldout_nll": nll})
 
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:
@@ -168,8 +172,12 @@ def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, i
   strategies = tuple(dict.fromkeys(s for c in ft_todo for s in FT_CONDITIONS[c]))
   augmented = augmentations(loaded, mesh, dataset, config, strategies,
                             workdir / "augmented" / name / f"seed{config.seed}") if strategies else {}
+  if ft_todo:  # The base model's loss on held-out prose, which each fine-tuned model's is compared with.
+    pretrained_nll = heldout_nll.heldout_nll(Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh,
+                                                    batch_size=config.scoring.batch_size,
+                                                    max_sequence_length=loaded.spec.max_sequence_length))
   for condition in ft_todo:
-    results = finetune_condition(loaded, mesh, dataset, config, condition, augmented, workdir, name)
+    results = finetune_condition(loaded, mesh, dataset, config, condition, augmented, workdir, name, pretrained_nll)
     common.save_condition(workdir, results, name, condition_identity(config, condition))
 
 
@@ -184,6 +192,9 @@ def report(workdir: pathlib.Path, dataset_name: str) -> None:
   if subtype_table:
     print("\n" + subtype_table)
   print("\n" + format_comparisons(everything, dataset_name))
+  nll = format_heldout_nll(everything, dataset_name)
+  if nll:
+    print("\n" + nll)
   for strategy_file in sorted((workdir / "augmented" / dataset_name).glob("seed*/augmentation_quality.json")):
     quality = json.loads(strategy_file.read_text())
     print(f"\naugmentation ({strategy_file.parent.name}): " + "; ".join(
@@ -212,6 +223,19 @@ def format_comparisons(everything: list[records.ResultRecord], dataset_name: str
     return ""
   return "paired differences (sum; 95% bootstrap over facts)\n" + tabulate.tabulate(
       rows, headers=["comparison", "split", "difference", "interval", "facts", "verdict"], disable_numparse=True)
+
+
+def format_heldout_nll(everything: list[records.ResultRecord], dataset_name: str) -> str:
+  """One line per fine-tuned condition and seed: the loss on held-out prose before and after (see heldout_nll)."""
+  seen = {}
+  for r in everything:
+    nll = r.metadata.get("heldout_nll")
+    if r.dataset == dataset_name and nll:
+      seen[r.condition, r.seed] = nll
+  lines = [f"  {condition} (seed {seed}): {nll['pretrained']:.3f} -> {nll['finetuned']:.3f}"
+           f" ({nll['finetuned'] - nll['pretrained']:+.3f})"
+           for (condition, seed), nll in sorted(seen.items(), key=lambda kv: (records.condition_rank(kv[0][0]), kv[0][1]))]
+  return "held-out prose NLL, nats/token (pretrained -> fine-tuned)\n" + "\n".join(lines) if lines else ""
 
 
 def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
