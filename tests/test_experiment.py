@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import math
 import pathlib
 
 import pytest
@@ -43,6 +44,8 @@ def test_experiment_end_to_end_and_resume(tmp_path):
   assert {r.split for r in results} == {"forward", "reversal"}
   oracle = next(r for r in results if r.condition == "ft+oracle")
   assert oracle.metadata["mix"]["oracle"] > 0 and oracle.metadata["mix"]["original"] == 8
+  nll = oracle.metadata["heldout_nll"]  # The random model's loss on prose: near log(vocab), moved by training.
+  assert abs(nll["pretrained"] - math.log(262144)) < 1.0 and nll["finetuned"] != nll["pretrained"]
   rows = list(csv.DictReader((tmp_path / "results.csv").open()))
   assert {r["num_seeds"] for r in rows} == {"2"}
   assert (tmp_path / "plots" / "simple_reversals.png").stat().st_size > 5000
