@@ -139,9 +139,10 @@ def scoring() -> config_dict.ConfigDict:
   })
 
 
-# Per dataset: (steps at size "cpu", steps at size "study", max tokens per document or sentence, split).
-# The study: batch 8 or 16, learning rate 3e-4, 200-1000 steps by dataset size, sentence-split documents
-# except the semantic-structure baseline.
+# Per dataset: (steps at size "cpu", steps at size "study", max tokens per document or sentence, split of the
+# FT baseline). The study: batch 8 or 16, learning rate 3e-4, 200-1000 steps by dataset size, sentence-split
+# documents except the semantic-structure baseline. (Reversal-curse and simple-reversal documents are one
+# sentence each: splitting them changes nothing.)
 FINETUNE_SCHEDULES = {
     "reversal_curse": (60, 1000, 64, "none"),
     "simple_reversals": (60, 300, 32, "none"),
@@ -149,6 +150,12 @@ FINETUNE_SCHEDULES = {
     "semantic_structure": (100, 1000, 512, "none"),
     # Worked examples stay whole (a derivation split into sentences loses its steps); up to 560 tokens.
     "process_knowledge": (60, 500, 640, "none"),
+}
+# Data settings of the augmented FT conditions where they differ from the baseline's. Semantic structure:
+# the study split the augmented conditions' documents into sentences (and kept the FT baseline whole);
+# a sentence or augmented statement (at most augment.max_chars=200 characters) fits in 128 tokens.
+AUGMENTED_DATA = {
+    "semantic_structure": {"sentence_split": "independent", "max_length": 128},
 }
 
 
@@ -182,6 +189,18 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
   })
   sections.checkpoint = config_dict.ConfigDict({"every_steps": 50, "keep": 2, "async_save": True})
   return dict(sections.items())
+
+
+def data_by_condition(dataset_name: str) -> config_dict.ConfigDict:
+  """Per FT condition ("+" written "_"), data settings that replace the data section's ("" or 0: keep it).
+
+  `--config.data_by_condition.ft_local.sentence_split=none` trains `ft+local` on whole documents.
+  """
+  augmented = AUGMENTED_DATA.get(dataset_name, {})
+  return config_dict.ConfigDict({
+      condition: {"sentence_split": "", "max_length": 0} if condition == "ft" else
+                 {"sentence_split": augmented.get("sentence_split", ""), "max_length": augmented.get("max_length", 0)}
+      for condition in ("ft", "ft_local", "ft_global", "ft_both", "ft_oracle")})
 
 
 def augment(size: str = "cpu") -> config_dict.ConfigDict:
@@ -219,5 +238,6 @@ def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> confi
   config.scoring = scoring()
   for section, value in finetune(dataset_name, size).items():
     config[section] = value
+  config.data_by_condition = data_by_condition(dataset_name)
   config.augment = augment(size)
   return config

@@ -66,3 +66,54 @@ def test_unknown_condition_is_refused(tmp_path):
   config.conditions = ("ft", "ft+magic")
   with pytest.raises(Exception, match="ft\\+magic"):
     main.run(config, str(tmp_path))
+
+
+def _semantic_experiment():
+  config = _config("experiment", "semantic_structure")
+  config.dataset.num_documents = 120  # One article per category (110), the fewest allowed.
+  return config
+
+
+def test_semantic_structure_splits_augmented_conditions_and_not_the_baseline():
+  from icl_ft_jax.data import registry, schema, splitting  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.jobs import experiment  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.train import trainer  # pylint: disable=g-import-not-at-top
+
+  config = _semantic_experiment()
+  dataset = registry.build_dataset(config.dataset.to_dict())
+  statement = schema.Document(id="aug/0", text="Zoumps are a kind of safro. Safros can glide.", provenance="augment")
+  mixes = {}
+  for condition in ("ft", "ft+local", "ft+oracle"):
+    data = trainer.FinetuneConfig.from_config(experiment.condition_config(config, condition)).data
+    mixes[condition] = (data, experiment.training_mix(dataset, data, condition,
+                                                      {"local": (statement,), "oracle": (statement,)}))
+  sentences = sum(len(splitting.split_sentences(d.text)) for d in dataset.documents)
+  ft_data, ft_mix = mixes["ft"]
+  assert (ft_data.sentence_split, ft_data.max_length) == ("none", 512)
+  assert ft_mix.documents == dataset.documents  # Whole articles, as the study's baseline.
+  for condition in ("ft+local", "ft+oracle"):
+    data, mix = mixes[condition]
+    assert (data.sentence_split, data.max_length) == ("independent", 128)
+    assert mix.record["original"] == sentences > len(dataset.documents)
+    assert [d.text for d in mix.documents[-2:]] == ["Zoumps are a kind of safro.", "Safros can glide."]
+
+
+def test_split_choices_are_per_condition_in_the_identity_and_checked():
+  from icl_ft_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.jobs import experiment  # pylint: disable=g-import-not-at-top
+
+  config = _semantic_experiment()
+  before = {c: experiment.condition_identity(config, c) for c in ("ft", "ft+local", "ft+global")}
+  assert before["ft"]["settings"]["data"]["sentence_split"] == "none"
+  assert before["ft+local"]["settings"]["data"]["sentence_split"] == "independent"
+  config.data_by_condition.ft_local.sentence_split = "cumulative"
+  after = {c: experiment.condition_identity(config, c) for c in before}
+  assert after["ft+local"] != before["ft+local"]
+  assert after["ft"] == before["ft"] and after["ft+global"] == before["ft+global"]
+  config.data_by_condition.ft_local.sentence_split = "sentences"
+  with pytest.raises(ConfigError, match="sentence_split 'sentences'"):
+    experiment.check(config)
+  with config.unlocked():
+    config.data_by_condition.ft_magic = {"sentence_split": "none"}
+  with pytest.raises(ConfigError, match=r"data_by_condition: \['ft_magic'\]"):
+    experiment.check_data_by_condition(config)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 
 from icl_ft_jax.data import schema
 
@@ -140,7 +141,12 @@ def split_document(document: schema.Document, mode: str = "independent") -> list
   return pieces
 
 
+def split_each(documents: Sequence[schema.Document], mode: str = "independent") -> tuple[schema.Document, ...]:
+  """Every document split into sentences, in order."""
+  return tuple(piece for document in documents for piece in split_document(document, mode))
+
+
 def split_documents(dataset: schema.Dataset, mode: str = "independent") -> schema.Dataset:
   """The dataset with every training document split into sentences; questions unchanged."""
-  documents = tuple(piece for document in dataset.documents for piece in split_document(document, mode))
-  return dataclasses.replace(dataset, documents=documents, info={**dataset.info, "sentence_split": mode})
+  return dataclasses.replace(dataset, documents=split_each(dataset.documents, mode),
+                             info={**dataset.info, "sentence_split": mode})

@@ -5,6 +5,12 @@ Conditions: `pretrained` (no context), `icl` (training documents in context),
 documents: `ft+local`, `ft+global`, `ft+both` (local and global), `ft+oracle`
 (templated ground-truth rephrasings and reversals, the control).
 
+Each FT condition trains with the `data` section, except where
+`data_by_condition.<condition>` ("+" written "_") sets a field: as in the study,
+semantic structure's augmented conditions split every document (original and
+augmented) into sentences while its FT baseline trains on whole articles. Results
+record each condition's `sentence_split`.
+
 Writes under the workdir: `results.json` (every record), `results.csv` (mean and
 standard error over seeds), `plots/<dataset>.png`, `augmented/seed<k>/<strategy>.jsonl`
 with `augmentation_quality.json`, and one fine-tuning folder per condition and
@@ -25,7 +31,7 @@ import jax
 
 from icl_ft_jax import augment, distributed, evaluation, heldout_nll, sharding
 from icl_ft_jax.augment import documents as augmented_documents
-from icl_ft_jax.data import schema
+from icl_ft_jax.data import schema, splitting
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import common
 from icl_ft_jax.jobs import finetune as finetune_job
@@ -53,6 +59,35 @@ def conditions_of(config) -> tuple[str, ...]:
   return tuple(c.strip() for item in config.conditions for c in item.split(",") if c.strip())
 
 
+def condition_key(condition: str) -> str:
+  """The condition's name in `data_by_condition` ("ft+local" -> "ft_local")."""
+  return condition.replace("+", "_")
+
+
+def condition_config(config, condition: str):
+  """The config `condition` trains with: each field `data_by_condition.<condition>` sets ("" or 0 keep the
+  data section's) replaces the data section's."""
+  overrides = config.get("data_by_condition", {}).get(condition_key(condition), {})
+  resolved = config.copy_and_resolve_references()
+  with resolved.unlocked():
+    for field, value in overrides.items():
+      if value not in ("", 0, None):
+        resolved.data[field] = value
+  return resolved
+
+
+def check_data_by_condition(config) -> None:
+  section = config.get("data_by_condition", {})
+  known = {condition_key(c) for c in FT_CONDITIONS}
+  unknown = sorted(set(section) - known)
+  if unknown:
+    raise ConfigError(f"data_by_condition: {unknown} name no FT condition; use {', '.join(sorted(known))}.")
+  for condition, overrides in section.items():
+    fields = sorted(set(overrides) - set(config.data))
+    if fields:
+      raise ConfigError(f"data_by_condition.{condition}: {fields} are not fields of the data section.")
+
+
 def check(config) -> None:
   unknown = [c for c in conditions_of(config) if c not in CONDITIONS]
   if unknown:
@@ -62,15 +97,17 @@ def check(config) -> None:
   # Every section the chosen conditions use, before the model loads.
   icl_job.context_config(config)
   common.check_scoring(config, common.build_dataset(seeded(config, config.seeds[0]).dataset))
-  if any(c in FT_CONDITIONS for c in conditions_of(config)):
-    finetune_job.check_training(config)
+  check_data_by_condition(config)
+  for condition in (c for c in conditions_of(config) if c in FT_CONDITIONS):
+    finetune_job.check_training(condition_config(config, condition))
   if any(FT_CONDITIONS.get(c) for c in conditions_of(config)):
     augment.AugmentConfig.from_config(config.augment.to_dict())
 
 
 def condition_identity(config, condition: str) -> dict:
-  return run_identity.condition_identity(config, condition, fine_tuned=condition in FT_CONDITIONS,
-                                         augmented=bool(FT_CONDITIONS.get(condition)))
+  fine_tuned = condition in FT_CONDITIONS
+  return run_identity.condition_identity(condition_config(config, condition) if fine_tuned else config, condition,
+                                         fine_tuned=fine_tuned, augmented=bool(FT_CONDITIONS.get(condition)))
 
 
 def expected_identities(config) -> dict[tuple[str, int], dict]:
@@ -125,11 +162,20 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
   return found
 
 
+def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition: str,
+                 augmented: dict[str, tuple[schema.Document, ...]]) -> augmented_documents.Mix:
+  """The condition's training documents and augmentations, every one split as `data.sentence_split` says."""
+  split = lambda docs: docs if data.sentence_split == "none" else splitting.split_each(docs, data.sentence_split)
+  return augmented_documents.mix_documents(train_data.training_documents(dataset, data),
+                                           {s: split(augmented[s]) for s in FT_CONDITIONS[condition]})
+
+
 def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
                        dataset_name: str, pretrained_nll: float) -> list[records.ResultRecord]:
+  config = condition_config(config, condition)
   finetune_config = trainer.FinetuneConfig.from_config(config)
-  original = train_data.training_documents(dataset, finetune_config.data)
-  mix = augmented_documents.mix_documents(original, {s: augmented[s] for s in FT_CONDITIONS[condition]})
+  sentence_split = finetune_config.data.sentence_split
+  mix = training_mix(dataset, finetune_config.data, condition, augmented)
   finetune_config = trainer.with_epochs(finetune_config, len(mix.documents))
   steps = finetune_config.loop.steps
   epochs = round(steps * finetune_config.data.batch_size / len(mix.documents), 2)
@@ -152,8 +198,8 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
       scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
       max_questions=config.scoring.max_questions or None,
       predictions_path=predictions if distributed.is_primary() else None,
-      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "train_seconds": round(seconds, 1),
-                "heldout_nll": nll})
+      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "sentence_split": sentence_split,
+                "train_seconds": round(seconds, 1), "heldout_nll": nll})
 
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:
