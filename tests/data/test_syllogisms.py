@@ -67,7 +67,7 @@ def test_study_sizes(dataset):
   forms = collections.Counter(q.metadata["form"] for q in dataset.questions)
   assert set(forms) == set(syllogisms.FORMS)
   assert 1 / 6 <= dataset.chance("syllogism") <= 1 / 5
-  # Six choices; a symmetric conclusion's two orders both count (5 of the 9 forms conclude some/no).
+  # Six choices; a symmetric conclusion's two orders both count (8 of the 9 forms conclude some/no).
   assert dataset.chance(syllogisms.SIX_WAY_SPLIT) == pytest.approx(
       sum(2 / 6 if q.metadata["mood"][2] in "IE" else 1 / 6 for q in dataset.splits["syllogism"]) / 69)
 
