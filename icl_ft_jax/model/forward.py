@@ -4,8 +4,8 @@ The gemma `Transformer.__call__` always unembeds every position into 262k logits
 about two thirds of the 270M model's scoring FLOPs. Scoring only needs logits
 where a continuation token is predicted, so these functions run the blocks, gather
 those hidden states, and unembed only them. They use the module's own
-`_encode_and_get_inputs` and `_apply_attention` (pinned gemma version; the tests
-compare against the full forward).
+`_encode_and_get_inputs` and `_apply_attention` through `gemma_internals` (the
+tests compare against the full forward).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from icl_ft_jax.model import gemma_internals
+
 
 def _hidden(module, tokens, positions, attention_mask, cache):
-  inputs = module._encode_and_get_inputs(  # pylint: disable=protected-access
-      tokens=tokens, positions=positions, attention_mask=attention_mask)
-  return module._apply_attention(inputs, cache)  # pylint: disable=protected-access
+  inputs = gemma_internals.encode_inputs(module, tokens, positions, attention_mask)
+  return gemma_internals.apply_blocks(module, inputs, cache)
 
 
 def hidden_states(model, params, tokens, *, positions=None, attention_mask=None, cache=None):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 def tiny_gemma3_config(num_layers: int = 2, sliding_window_size: int = 8):
   """The `TransformerConfig` of the tiny model (use with `gm.nn.Transformer`)."""
-  from gemma.gm.nn import _config, _modules  # pylint: disable=g-import-not-at-top
+  from gemma import gm  # pylint: disable=g-import-not-at-top
 
-  local, glob = _modules.AttentionType.LOCAL_SLIDING, _modules.AttentionType.GLOBAL
-  config = _config.TransformerConfig(
+  config_api = gm.nn.config  # gemma's public names for building a TransformerConfig.
+  local, glob = config_api.AttentionType.LOCAL_SLIDING, config_api.AttentionType.GLOBAL
+  config = config_api.TransformerConfig(
       final_logit_softcap=None,
       num_embed=262144,
       embed_dim=32,
@@ -24,8 +25,8 @@ def tiny_gemma3_config(num_layers: int = 2, sliding_window_size: int = 8):
       use_post_attn_norm=True,
       use_post_ffw_norm=True,
       use_qk_norm=True,
-      attention_types=_config.make_attention_layers_types((local, glob), num_layers=num_layers),
-      query_pre_attn_norm=_config.QueryPreAttentionNormalisation.BY_ONE_OVER_SQRT_HEAD_DIM,
+      attention_types=config_api.make_attention_layers_types((local, glob), num_layers=num_layers),
+      query_pre_attn_norm=config_api.QueryPreAttentionNormalisation.BY_ONE_OVER_SQRT_HEAD_DIM,
       sliding_window_size=sliding_window_size,
       transpose_gating_einsum=True,
       local_base_frequency=10_000,

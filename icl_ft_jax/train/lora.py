@@ -6,16 +6,17 @@ as loaded. For evaluation the adapters are merged into the base weights
 
 The training forward stops before the unembedding (see `model/forward.py`):
 it calls the wrapped Transformer's blocks inside the same `peft.ModuleInterceptor`
-that `gm.nn.LoRA.__call__` sets up.
+that `gm.nn.LoRA.__call__` sets up. gemma's private pieces this needs come from
+`model/gemma_internals.py`.
 """
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+
+from icl_ft_jax.model import gemma_internals
 
 
 def _probe_tokens() -> jax.Array:
@@ -56,13 +57,10 @@ def combine(base_params, adapters):
 
 def _hidden_with_adapters(module, tokens, positions, attention_mask):
   from gemma import peft  # pylint: disable=g-import-not-at-top
-  from gemma.gm.nn import _lora  # pylint: disable=g-import-not-at-top
 
-  replace = functools.partial(_lora._replace_by_lora, rank=module.rank, dtype=module.dtype, verbose=False)  # pylint: disable=protected-access
-  with peft.ModuleInterceptor(replace):
-    inputs = module.model._encode_and_get_inputs(  # pylint: disable=protected-access
-        tokens=tokens, positions=positions, attention_mask=attention_mask)
-    return module.model._apply_attention(inputs, None)  # pylint: disable=protected-access
+  with peft.ModuleInterceptor(gemma_internals.lora_replacer(module.rank, module.dtype)):
+    inputs = gemma_internals.encode_inputs(module.model, tokens, positions, attention_mask)
+    return gemma_internals.apply_blocks(module.model, inputs, None)
 
 
 def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=None, cache=None):
@@ -75,13 +73,13 @@ def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=Non
 
 def einsum_equations(model) -> dict[tuple[str, ...], str]:
   """Param path of each Einsum weight -> its einsum equation, found by tracing the model once."""
-  from gemma.gm.nn import _layers  # pylint: disable=g-import-not-at-top
+  from gemma import gm  # pylint: disable=g-import-not-at-top
 
   found = {}
 
   def record(next_fun, args, kwargs, context):
     module = context.module
-    if isinstance(module, _layers.Einsum) and context.method_name == "__call__":
+    if isinstance(module, gm.nn.Einsum) and context.method_name == "__call__":
       eqn = args[0] if args else kwargs["eqn"]
       found[tuple(module.scope.path) + (module.weight_name,)] = eqn
     return next_fun(*args, **kwargs)
@@ -95,7 +93,8 @@ def _adapter_for(adapters, weight_path: tuple[str, ...]):
   """The `{a, b}` adapter of the Einsum weight at `weight_path`, or None.
 
   gm.nn.LoRA stores it next to the weight as `_LoRAEinsum_<weight_name>/lora` for
-  the MLP's shared-scope Einsums and `_LoRAEinsum_0/lora` for the attention ones.
+  the MLP's shared-scope Einsums and `_LoRAEinsum_0/lora` for the attention ones
+  (`gemma_internals.LORA_SCOPE_PREFIX`).
   """
   node = adapters
   for key in weight_path[:-1]:
@@ -103,17 +102,16 @@ def _adapter_for(adapters, weight_path: tuple[str, ...]):
       return None
     node = node[key]
   weight_name = weight_path[-1]
+  prefix = gemma_internals.LORA_SCOPE_PREFIX
   for name, child in node.items():
-    suffix = name.removeprefix("_LoRAEinsum_")
-    if name.startswith("_LoRAEinsum_") and (suffix == weight_name or (weight_name == "w" and suffix.isdigit())):
+    suffix = name.removeprefix(prefix)
+    if name.startswith(prefix) and (suffix == weight_name or (weight_name == "w" and suffix.isdigit())):
       return child["lora"]
   return None
 
 
 def merge(model, base_params, adapters, equations: dict[tuple[str, ...], str] | None = None):
   """Base params with every adapted weight replaced by `W + a @ b` (the plain model's tree)."""
-  from gemma.peft import _einsum_utils  # pylint: disable=g-import-not-at-top
-
   equations = equations if equations is not None else einsum_equations(model)
   merged = jax.tree.map(lambda x: x, base_params)  # A copy of the dict structure; arrays shared.
   for weight_path, eqn in equations.items():
@@ -125,9 +123,8 @@ def merge(model, base_params, adapters, equations: dict[tuple[str, ...], str] | 
       parent = parent[key]
     weight = parent[weight_path[-1]]
     rank = adapter["b"].shape[0]
-    lora_eqn, _, _ = _einsum_utils.get_lora_einsum_str_and_shapes(
-        einsum_str=eqn, weights_shape=weight.shape, rank=rank)
-    _, weights_str, _ = _einsum_utils._split_einsum_str(eqn)  # pylint: disable=protected-access
+    lora_eqn = gemma_internals.lora_einsum_str(eqn, weight.shape, rank)
+    weights_str = gemma_internals.einsum_weights_str(eqn)
     a_str, b_str = lora_eqn.split("->")[0].split(",")[1:]
     delta = jnp.einsum(f"{a_str},{b_str}->{weights_str}", adapter["a"], adapter["b"],
                        preferred_element_type=jnp.float32)
