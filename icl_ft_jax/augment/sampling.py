@@ -10,10 +10,10 @@ Two samplers, one output record (`Generation`):
   (global augmentation: the training set, then one target document). `gm.text.Sampler`
   can only start from text (or from its own previous turn, one conversation per row),
   so it would re-run the whole context for every target. Instead the context is
-  prefilled once with the scorer's chunked prefill (`Scorer.prefill`), copied to the
-  batch, the suffixes are run against it in one parallel pass, and the result is
-  handed to gemma's own jitted `lax.while_loop` decoder (`SamplerLoop`) as its
-  initial state. The state follows gemma's conventions exactly (the last prompt token
+  prefilled once into a KV cache (`model/kv_cache.py`, as ICL scoring does), copied to
+  the batch, the suffixes are run against it in one parallel pass, and the result is
+  handed to gemma's own jitted `lax.while_loop` decoder (`SamplerLoop`, private, reached
+  through `model/gemma_internals.py`) as its initial state. The state follows gemma's conventions exactly (the last prompt token
   is re-run at the first step; padding is masked in `full_attention_mask`), so the
   tokens equal those of `gm.text.Sampler` on the concatenated sequence (tested).
 """
@@ -21,7 +21,6 @@ Two samplers, one output record (`Generation`):
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import jax
@@ -29,10 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
 
-from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax import shapes, sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
-from icl_ft_jax.model import forward
-from icl_ft_jax.scoring import scorer as scorer_lib
+from icl_ft_jax.model import forward, gemma_internals, kv_cache
 
 STOP_TEXT = "\n\n"  # A blank line ends one block of statements (a single Gemma token).
 
@@ -89,11 +87,8 @@ def sampling_method(temperature: float):
 
 
 def _bucket(length: int, buckets: Sequence[int], what: str) -> int:
-  for bucket in sorted(buckets):
-    if length <= bucket:
-      return bucket
-  raise UserError(f"A {what} of {length} tokens is longer than the largest augment.prompt_buckets entry"
-                  f" ({max(buckets)}); add a larger bucket or shorten the prompt.")
+  return shapes.bucket(length, buckets, what=what, largest="augment.prompt_buckets entry",
+                       advice="; add a larger bucket or shorten the prompt")
 
 
 def _rows(num_inputs: int, samples: int) -> list[tuple[int, int]]:
@@ -123,7 +118,7 @@ def _end_tokens(tokenizer) -> tuple[int, ...]:
 def _decode(tokenizer, ids, end_tokens) -> tuple[str, tuple[int, ...]]:
   kept = []
   for token in np.asarray(ids).tolist():
-    if token in end_tokens or token == 0:
+    if token in end_tokens or token == tokenizer.special_tokens.PAD:
       break
     kept.append(int(token))
   return tokenizer.decode(kept), tuple(kept)
@@ -152,7 +147,7 @@ class LocalSampler:
     self._sampler = gm.text.Sampler(
         model=loaded.model, params=loaded.params, tokenizer=loaded.tokenizer,
         sampling=sampling_method(config.temperature), stop_tokens=(self._end_tokens[-1],),
-        cache_length=_round_up(buckets[-1] + config.max_new_tokens + 1, 128),
+        cache_length=shapes.round_up(buckets[-1] + config.max_new_tokens + 1, 128),
         max_out_length=config.max_new_tokens, pad_length=buckets)
 
   def sample(self, prompts: Sequence[str], description: str = "local augmentation") -> list[Generation]:
@@ -193,31 +188,24 @@ class SharedContextSampler:
 
   def __init__(self, loaded, mesh: jax.sharding.Mesh, config: SamplingConfig, *, prefill_chunk: int = 1024,
                progress: bool = True, stop_at_blank_line: bool = True):
-    from gemma import gm  # pylint: disable=g-import-not-at-top
-
     self.loaded, self.config, self.progress = loaded, config, progress
     self.batch_sharding = _batch_sharding(mesh, config.batch_size)
-    self._scorer = scorer_lib.Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh,
-                                     batch_size=config.batch_size,
-                                     max_sequence_length=loaded.spec.max_sequence_length,
-                                     prefill_chunk=prefill_chunk, progress=False)
+    self._prefiller = kv_cache.Prefiller(loaded.model, mesh, max_sequence_length=loaded.spec.max_sequence_length,
+                                         chunk=prefill_chunk)
     # A long reasoning trace (global augmentation) may hold blank lines: then only EOS ends it.
     self._end_tokens = _end_tokens(loaded.tokenizer)[:None if stop_at_blank_line else -1]
-    self._gm_text = gm.text
     self._start = jax.jit(self._start_impl)
 
   def sample(self, context: str, suffixes: Sequence[str], description: str = "global augmentation"
              ) -> list[Generation]:
-    from gemma.gm.text import _sampler_loop  # pylint: disable=g-import-not-at-top
-
     tokenizer = self.loaded.tokenizer
     suffix_ids = [tuple(tokenizer.encode(s)) for s in suffixes]
     if any(not ids for ids in suffix_ids):
       raise UserError("Every global augmentation suffix needs at least one token.")
     longest = _bucket(max(len(ids) for ids in suffix_ids), self.config.prompt_buckets, "suffix")
-    context_cache = self._scorer.prefill(self._scorer.encode_context(context),
-                                         longest + self.config.max_new_tokens + 1)
-    loop = _sampler_loop.SamplerLoop(
+    context_cache = self._prefiller(self.loaded.params, tokenizer.encode(context, add_bos=True),
+                                    longest + self.config.max_new_tokens + 1)
+    loop = gemma_internals.sampler_loop(
         model=self.loaded.model, end_tokens=self._end_tokens, forbidden_tokens=tokenizer.FORBIDDEN_TOKENS,
         sampling=sampling_method(self.config.temperature), cache_length=context_cache.cache_size,
         special_tokens=tokenizer.special_tokens)
@@ -227,7 +215,7 @@ class SharedContextSampler:
     with _progress(len(rows), description, self.progress) as bar:
       for index, real, padded in _batches(rows, self.config.batch_size):
         width = _bucket(max(len(suffix_ids[i]) for i, _ in padded), self.config.prompt_buckets, "suffix")
-        tokens = np.zeros((self.config.batch_size, width), np.int32)
+        tokens = np.zeros((self.config.batch_size, width), np.int32)  # Padding is masked by `lengths`.
         lengths = np.zeros((self.config.batch_size,), np.int32)
         for b, (i, _) in enumerate(padded):
           tokens[b, :len(suffix_ids[i])] = suffix_ids[i]
@@ -247,27 +235,21 @@ class SharedContextSampler:
 
   def _start_impl(self, params, cache, context_length, tokens, lengths, rng):
     """Runs the suffixes against the copied context cache; returns gemma's initial sampling state."""
-    from gemma.gm.text import _sampler_loop  # pylint: disable=g-import-not-at-top
-
     batch, width = tokens.shape
-    cache_size = cache["layer_0"]["k"].shape[1]
-    cache = scorer_lib.expand_context_cache(cache, context_length, batch, self.batch_sharding)
-    positions, attention = scorer_lib.suffix_positions_and_mask(tokens, context_length, cache_size)
+    cache_size = kv_cache.cache_length(cache)
+    cache = kv_cache.expand(cache, context_length, batch, self.batch_sharding)
+    positions, attention = kv_cache.suffix_positions_and_mask(tokens, lengths, context_length, cache_size)
     _, cache = forward.hidden_states(self.loaded.model, params, tokens, positions=positions,
                                      attention_mask=attention, cache=cache)
     # As in gemma's prefill: the loop re-runs each row's last prompt token into slot `used`.
     used = context_length + width - 1
-    cache = {name: {**layer, "end_index": jnp.full((batch,), used, jnp.int32)} for name, layer in cache.items()}
+    cache = kv_cache.with_end_index(cache, jnp.full((batch,), used, jnp.int32))
     key = jnp.arange(cache_size)[None, :]
     suffix_end = context_length + lengths[:, None]
     full_mask = (key < suffix_end) | (key >= context_length + width)
     last_token = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-    return _sampler_loop.SamplingState(
+    return gemma_internals.sampling_state(
         step=jnp.asarray(0), done=jnp.zeros((batch,), jnp.bool_), last_token=last_token,
         last_token_pos=context_length + lengths - 1,
         predicted_tokens=jnp.zeros((batch, self.config.max_new_tokens), jnp.int32),
         cache=cache, rng=rng, init_cache_length=jnp.asarray(used, jnp.int32), full_attention_mask=full_mask)
-
-
-def _round_up(n: int, multiple: int) -> int:
-  return int(math.ceil(n / multiple) * multiple)

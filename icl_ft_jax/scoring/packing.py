@@ -109,6 +109,7 @@ class Layout:
 def layout(packs: Sequence[Pack], batch: int, length: int, num_targets: int) -> Layout:
   """Lays out `packs` (at most `batch`) into fixed `[batch, length]` / `[batch, num_targets]` arrays."""
   shape, target_shape = (batch, length), (batch, num_targets)
+  # Padding is zeros: tree id 0 and mask False hide it, so its token id is never read.
   tokens, positions = np.zeros(shape, np.int32), np.zeros(shape, np.int32)
   tree_ids, branch = np.zeros(shape, np.int32), np.zeros(shape, np.int32)
   gather, targets = np.zeros(target_shape, np.int32), np.zeros(target_shape, np.int32)

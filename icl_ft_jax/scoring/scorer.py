@@ -15,8 +15,6 @@ choices times the context length.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Sequence
 
 import jax
@@ -24,31 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax import shapes, sharding as sharding_lib
 from icl_ft_jax.errors import UserError
-from icl_ft_jax.model import forward
+from icl_ft_jax.model import forward, kv_cache
 from icl_ft_jax.scoring import packing
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
-from icl_ft_jax.scoring.tokenize import BOS_ID, encode_pair
+from icl_ft_jax.scoring.tokenize import encode_pair
 
-DEFAULT_LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 DEFAULT_PACK_LENGTH = 256  # Tokens per packed row: attention over a row stays ~10% of the blocks' cost.
-
-
-def _bucket(n: int, buckets: Sequence[int], what: str) -> int:
-  for b in buckets:
-    if n <= b:
-      return b
-  raise UserError(f"A {what} of {n} tokens is longer than the largest bucket ({buckets[-1]}).")
-
-
-@dataclasses.dataclass(frozen=True)
-class ContextCache:
-  """A context run through the model once: its KV cache and true length."""
-
-  cache: dict
-  length: int  # Tokens of the context, BOS included.
-  cache_size: int
 
 
 class Scorer:
@@ -65,7 +46,7 @@ class Scorer:
 
   def __init__(self, model, params, tokenizer, mesh: jax.sharding.Mesh, *, batch_size: int = 4,
                pack_length: int = DEFAULT_PACK_LENGTH,
-               length_buckets: Sequence[int] = DEFAULT_LENGTH_BUCKETS,
+               length_buckets: Sequence[int] = shapes.POWERS_OF_TWO,
                max_sequence_length: int = 32768, prefill_chunk: int = 1024, progress: bool = True):
     sharding_lib.check_batch_size(batch_size, mesh, "The scoring batch size (scoring.batch_size or .context_batch_size)")
     if pack_length < 1:
@@ -74,17 +55,13 @@ class Scorer:
     self.batch_size = batch_size
     self.pack_length = pack_length
     self.length_buckets = tuple(sorted(length_buckets))
-    self.max_sequence_length = max_sequence_length
-    self.prefill_chunk = prefill_chunk
     self.progress = progress
     self.batch_sharding = sharding_lib.batch_sharding(mesh)  # Rows are split over every batch device.
     self._replicated = NamedSharding(mesh, P())
     # Per-target outputs are tiny: replicate them so every host can read them (multi-host).
     self._score_packed = jax.jit(self._score_packed_impl, out_shardings=self._replicated)
-    self._init_cache = jax.jit(
-        lambda cache_size: model.config.init_cache(batch_size=1, dtype=_dtype_of(params), cache_length=cache_size),
-        static_argnames=("cache_size",), out_shardings=self._replicated)
-    self._prefill = jax.jit(self._prefill_impl, donate_argnums=1)
+    self._prefiller = kv_cache.Prefiller(model, mesh, max_sequence_length=max_sequence_length,
+                                         chunk=prefill_chunk, length_buckets=self.length_buckets)
     self._score_suffix = jax.jit(self._score_suffix_impl, out_shardings=self._replicated)
 
   # ------------------------------------------------------------------ public API
@@ -108,7 +85,7 @@ class Scorer:
     packs = packing.pack(self._trees(pairs), self.pack_length)
     if context_ids is not None and use_cache:
       longest = max(p.length for p in packs)
-      context = self.prefill(context_ids, _bucket(longest, self.length_buckets, "packed row"))
+      context = self._prefiller(self.params, context_ids, self._bucket(longest, "packed row"))
       run = lambda layout: self._score_suffix(self.params, context.cache, np.int32(context.length),
                                               *self._device_arrays(layout))
     else:
@@ -124,29 +101,7 @@ class Scorer:
     return self._assemble(items, pairs, sums, greedy)
 
   def encode_context(self, context: str) -> tuple[int, ...]:
-    return (BOS_ID, *self.tokenizer.encode(context))
-
-  def prefill(self, context_ids: Sequence[int], suffix_capacity: int) -> ContextCache:
-    """Runs the context once; the cache leaves room for `suffix_capacity` more tokens."""
-    length = len(context_ids)
-    total = length + suffix_capacity
-    if total > self.max_sequence_length:
-      raise UserError(
-          f"The context has {length} tokens; with the questions that is {total}, over the model's"
-          f" window of {self.max_sequence_length}. Subsample the documents (icl.subsample) to about"
-          f" {max(self.max_sequence_length - suffix_capacity, 0) / max(length, 1):.0%} of them."
-      )
-    # Long contexts are prefilled in chunks so attention memory stays [chunk, cache] instead of
-    # [context, context].
-    chunk = min(self.prefill_chunk, _bucket(length, self.length_buckets, "context"))
-    padded = _round_up(length, chunk)
-    tokens = np.zeros((1, padded), np.int32)
-    tokens[0, :length] = context_ids
-    cache_size = _round_up(padded + suffix_capacity, 128)
-    cache = self._init_cache(cache_size=cache_size)
-    for start in range(0, padded, chunk):
-      cache = self._prefill(self.params, cache, tokens[:, start:start + chunk], np.int32(start), np.int32(length))
-    return ContextCache(cache=cache, length=length, cache_size=cache_size)
+    return tuple(self.tokenizer.encode(context, add_bos=True))
 
   # ------------------------------------------------------------------ layout
 
@@ -173,14 +128,17 @@ class Scorer:
                         total=sum(p.num_choices for p in packs))
     try:
       for step in steps:
-        length = _bucket(max(p.length for p in step), self.length_buckets, "packed row")
-        targets = _bucket(max(p.num_targets for p in step), self.length_buckets, "choice")
+        length = self._bucket(max(p.length for p in step), "packed row")
+        targets = self._bucket(max(p.num_targets for p in step), "choice")
         yield packing.layout(step, self.batch_size, length, targets)
         if bar is not None:
           bar.update(sum(p.num_choices for p in step))
     finally:
       if bar is not None:
         bar.close()
+
+  def _bucket(self, n: int, what: str) -> int:
+    return shapes.bucket(n, self.length_buckets, what=what)
 
   def _device_arrays(self, layout: packing.Layout):
     return tuple(sharding_lib.global_batch(x, self.batch_sharding) for x in (
@@ -200,24 +158,12 @@ class Scorer:
     hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions, attention_mask=attention)
     return forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
 
-  def _prefill_impl(self, params, cache, tokens, start, length):
-    """Appends one chunk of the context (tokens at positions start...) to the cache."""
-    chunk = tokens.shape[1]
-    cache_size = cache["layer_0"]["k"].shape[1]
-    query = start + jnp.arange(chunk)[:, None]
-    key = jnp.arange(cache_size)[None, :]
-    mask = ((key <= query) & (key < length))[None]
-    positions = (start + jnp.arange(chunk))[None]
-    _, cache = forward.hidden_states(self.model, params, tokens, positions=positions,
-                                     attention_mask=mask, cache=cache)
-    return cache
-
   def _score_suffix_impl(self, params, cache, context_length, tokens, positions, tree, branch, gather, targets,
                          mask):
     """Packed rows after the cached context: every row sees the whole context, then its own tree."""
     batch, length = tokens.shape
-    cache = expand_context_cache(cache, context_length, batch, self.batch_sharding)
-    cache_size = cache["layer_0"]["k"].shape[1]
+    cache = kv_cache.expand(cache, context_length, batch, self.batch_sharding)
+    cache_size = kv_cache.cache_length(cache)
     in_row = tree_attention_mask(tree, branch)  # [B, L, L]
     key = jnp.arange(cache_size)
     # Cache slot context_length + k holds row token k.
@@ -236,47 +182,6 @@ def tree_attention_mask(tree, branch):
   same_tree = (tree[:, :, None] == tree[:, None, :]) & (tree[:, None, :] > 0)
   visible_branch = (branch[:, None, :] == 0) | (branch[:, None, :] == branch[:, :, None])
   return causal & same_tree & visible_branch
-
-
-def expand_context_cache(cache: dict, context_length, batch: int, sharding) -> dict:
-  """A batch-1 context cache copied to `batch` rows, each ready to append after the context.
-
-  Shared with the augmentation sampler, which decodes many suffixes after one context.
-  """
-
-  def expand(x):
-    x = jnp.broadcast_to(x, (batch,) + x.shape[1:])
-    return jax.lax.with_sharding_constraint(x, sharding)
-
-  cache = jax.tree.map(expand, cache)
-  return {name: {**layer, "end_index": jnp.full((batch,), context_length, jnp.int32)}
-          for name, layer in cache.items()}
-
-
-def suffix_positions_and_mask(tokens, context_length, cache_size: int):
-  """Positions and attention mask for right-padded suffix rows `tokens` [B, L] after the context.
-
-  A suffix token sees the whole context and the real suffix tokens before it; pad id 0 is never
-  attended. Returns `(positions [B, L], attention [B, L, cache_size])`.
-  """
-  batch, length = tokens.shape
-  query = jnp.arange(length)[:, None]
-  key = jnp.arange(cache_size)[None, :]
-  suffix_key = key - context_length
-  real = tokens != 0  # [B, L]
-  key_real = jnp.take_along_axis(real, jnp.clip(suffix_key, 0, length - 1).repeat(batch, 0), axis=1)
-  in_suffix = (suffix_key >= 0) & (suffix_key <= query)  # [L, cache]
-  attention = (key < context_length)[None] | (in_suffix[None] & key_real[:, None, :])
-  positions = context_length + jnp.arange(length)[None].repeat(batch, 0)
-  return positions, attention
-
-
-def _dtype_of(params):
-  return params["embedder"]["input_embedding"].dtype
-
-
-def _round_up(n: int, multiple: int) -> int:
-  return int(math.ceil(n / multiple) * multiple)
 
 
 def _progress_bar(description: str, *, enabled: bool, total: int):
