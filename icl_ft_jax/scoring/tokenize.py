@@ -3,14 +3,13 @@
 The pair is encoded jointly and split at the prompt boundary, so a choice's tokens
 are the ones the model would see after that prompt; trailing spaces of the prompt
 move into the continuation (" Paris" is one token, "Paris" after a space is not);
-BOS is always prepended for Gemma; an empty continuation is an error.
+BOS (the tokenizer's own id) is always prepended for Gemma; an empty continuation is
+an error.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
-BOS_ID = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,5 +33,5 @@ def encode_pair(tokenizer, prompt: str, continuation: str, *, add_bos: bool = Tr
   continuation_ids = whole[len(prompt_ids):]
   if not continuation_ids:
     raise ValueError(f"Continuation {continuation!r} produced no tokens after prompt {prompt[-60:]!r}.")
-  prefix = [BOS_ID] if add_bos else []
+  prefix = [int(tokenizer.special_tokens.BOS)] if add_bos else []
   return EncodedPair(tuple(prefix + whole[:len(prompt_ids)]), tuple(continuation_ids))

@@ -26,9 +26,7 @@ import numpy as np
 
 from icl_ft_jax.data import schema, splitting
 from icl_ft_jax.errors import ConfigError, UserError
-from icl_ft_jax.scoring.tokenize import BOS_ID
 
-EOS_ID = 1
 LOSS_ON = ("document", "completion")
 SENTENCE_SPLIT = ("none", "independent", "cumulative")
 COMPLETION_START_KEYS = ("prompt_chars", "target_start")
@@ -72,9 +70,7 @@ def _completion_start(document: schema.Document) -> int | None:
 
 
 def tokenize_document(tokenizer, document: schema.Document, config: DataConfig) -> Example:
-  ids = [BOS_ID, *tokenizer.encode(document.text)]
-  if config.append_eos:
-    ids.append(EOS_ID)
+  ids = tokenizer.encode(document.text, add_bos=True, add_eos=config.append_eos)  # The tokenizer's BOS and EOS.
   weights = [1.0] * (len(ids) - 1)
   start = _completion_start(document) if config.loss_on == "completion" else None
   if start is not None:
@@ -164,6 +160,7 @@ class Batches:
   def __call__(self, step: int) -> dict[str, np.ndarray]:
     chosen = [self.examples[i] for i in example_indices(len(self.examples), self.config.batch_size, self.seed, step)]
     rows, length = self.config.rows, self.config.max_length
+    # Padding is zeros: segment id 0 and weight 0 mask it, so its token id is never read.
     batch = {
         "inputs": np.zeros((rows, length), np.int32),
         "targets": np.zeros((rows, length), np.int32),

@@ -34,7 +34,7 @@ def _logprobs(scores):
 
 def test_trailing_space_moves_into_continuation(real_model):
   pair = encode_pair(real_model.tokenizer, "The opposite of hot is ", "cold")
-  assert pair.prompt_ids[0] == 2
+  assert pair.prompt_ids[0] == real_model.tokenizer.special_tokens.BOS
   assert real_model.tokenizer.decode(list(pair.prompt_ids[1:])) == "The opposite of hot is"
   assert real_model.tokenizer.decode(list(pair.continuation_ids)) == " cold"
 

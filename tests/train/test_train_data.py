@@ -27,7 +27,7 @@ def test_rows_shift_inputs_to_targets(tiny_model):
   batch = helpers.batches(tiny_model, cfg)(0)
   for row in range(2):
     n = int(batch["weights"][row].sum())
-    assert batch["inputs"][row, 0] == data_lib.BOS_ID
+    assert batch["inputs"][row, 0] == tiny_model.tokenizer.special_tokens.BOS
     np.testing.assert_array_equal(batch["inputs"][row, 1:n], batch["targets"][row, :n - 1])
     assert (batch["segment_ids"][row, :n] == 1).all() and (batch["segment_ids"][row, n:] == 0).all()
 
