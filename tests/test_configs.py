@@ -10,7 +10,8 @@ from icl_ft_jax import config_defaults
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
-CASES = [("quickstart.py", None), ("datasets.py", None), ("tpu/study.py", "semantic_structure,model=gemma3-12b,devices=32")]
+CASES = [("quickstart.py", None), ("datasets.py", None), ("tpu/study.py", "semantic_structure,model=gemma3-12b,devices=32"),
+         ("report.py", "runs/a,runs/b")]
 CASES += [(f"{name}.py", f"{dataset},size={size}") for name in ("icl", "finetune", "augment", "experiment")
           for dataset in DATASETS for size in ("cpu", "study")]
 

@@ -17,23 +17,27 @@ def _error_bar(summary: Summary) -> tuple[float, float]:
   return max(summary.mean - summary.ci_low, 0.0), max(summary.ci_high - summary.mean, 0.0)
 
 
-def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
-                 normalization: str = "sum") -> pathlib.Path:
-  """Saves a PNG of accuracy per split and condition, with standard-error bars and chance lines."""
+def _pyplot():
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
+  return plt
+
+
+def _chosen(summaries: Sequence[Summary], dataset: str, normalization: str) -> list[Summary]:
   chosen = [s for s in summaries if s.dataset == dataset and s.normalization == normalization]
   if not chosen:
     raise ValueError(f"No results for dataset {dataset!r} under normalisation {normalization!r}.")
+  return chosen
+
+
+def draw_dataset(ax, chosen: Sequence[Summary], conditions: Sequence[str], colors) -> None:
+  """One dataset's bars on `ax`: a group per split, a bar per condition (interval bars), chance dashed."""
   splits = list(dict.fromkeys(s.split for s in chosen))
-  conditions = sorted(dict.fromkeys(s.condition for s in chosen), key=condition_rank)
   by_key = {(s.split, s.condition): s for s in chosen}
   width = 0.8 / len(conditions)
-  fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 4.0))
-  colors = plt.get_cmap("tab10")
   for c, condition in enumerate(conditions):
     xs, means, errs = [], [], []
     for i, split in enumerate(splits):
@@ -49,10 +53,24 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
     ax.hlines(chance, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=1)
   ax.set_xticks(range(len(splits)), splits)
   ax.set_ylim(0, 1.05)
-  ax.set_ylabel(f"accuracy ({normalization})")
+
+
+def _counts(chosen: Sequence[Summary]) -> str:
   seeds = max(s.num_seeds for s in chosen)
-  facts = max(s.num_facts for s in chosen)
-  ax.set_title(f"{dataset}: {seeds} seed{'s' * (seeds > 1)}, {facts} facts\n(dashed: chance;"
+  return f"{seeds} seed{'s' * (seeds > 1)}, {max(s.num_facts for s in chosen)} facts"
+
+
+def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
+                 normalization: str = "sum") -> pathlib.Path:
+  """Saves a PNG of accuracy per split and condition, with interval bars and chance lines."""
+  plt = _pyplot()
+  chosen = _chosen(summaries, dataset, normalization)
+  splits = list(dict.fromkeys(s.split for s in chosen))
+  conditions = sorted(dict.fromkeys(s.condition for s in chosen), key=condition_rank)
+  fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 4.0))
+  draw_dataset(ax, chosen, conditions, plt.get_cmap("tab10"))
+  ax.set_ylabel(f"accuracy ({normalization})")
+  ax.set_title(f"{dataset}: {_counts(chosen)}\n(dashed: chance;"
                f" bars: 95% bootstrap interval over facts)", fontsize=9)
   ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.1),
             frameon=False)
@@ -60,4 +78,42 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   path = pathlib.Path(path)
   fig.savefig(path, dpi=120)
   plt.close(fig)
+  return path
+
+
+def datasets_figure(summaries: Sequence[Summary], normalization: str = "sum"):
+  """One matplotlib figure with a panel per dataset (the study's figure layout), in first-seen order.
+
+  A condition keeps its colour in every panel, and one legend serves them all.
+  """
+  plt = _pyplot()
+  datasets = list(dict.fromkeys(s.dataset for s in summaries if s.normalization == normalization))
+  if not datasets:
+    raise ValueError(f"No results under normalisation {normalization!r}.")
+  conditions = sorted({s.condition for s in summaries if s.normalization == normalization}, key=condition_rank)
+  splits = [len({s.split for s in _chosen(summaries, d, normalization)}) for d in datasets]
+  fig, axes = plt.subplots(1, len(datasets), squeeze=False, sharey=True,
+                           figsize=(sum(1.0 + 0.35 * n * len(conditions) for n in splits), 4.2),
+                           gridspec_kw={"width_ratios": splits})
+  colors = plt.get_cmap("tab10")
+  for ax, dataset in zip(axes[0], datasets):
+    chosen = _chosen(summaries, dataset, normalization)
+    present = [c for c in conditions if any(s.condition == c for s in chosen)]
+    draw_dataset(ax, chosen, present, lambda i, present=present: colors(conditions.index(present[i])))
+    ax.set_title(f"{dataset}\n{_counts(chosen)}", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+  axes[0][0].set_ylabel(f"accuracy ({normalization})")
+  handles = [plt.Rectangle((0, 0), 1, 1, color=colors(i)) for i in range(len(conditions))]
+  fig.legend(handles, conditions, fontsize=8, ncol=min(7, len(conditions)), loc="lower center", frameon=False)
+  fig.suptitle("dashed: chance; bars: 95% bootstrap interval over facts (pooled over seeds)", fontsize=8, y=0.995)
+  fig.tight_layout(rect=(0, 0.07, 1, 0.97))
+  return fig
+
+
+def plot_datasets(summaries: Sequence[Summary], path: str | pathlib.Path, normalization: str = "sum") -> pathlib.Path:
+  """Saves `datasets_figure` as a PNG."""
+  fig = datasets_figure(summaries, normalization)
+  path = pathlib.Path(path)
+  fig.savefig(path, dpi=120)
+  _pyplot().close(fig)
   return path

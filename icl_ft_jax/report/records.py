@@ -70,11 +70,11 @@ def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> 
   return ordered
 
 
-def format_table(records: Sequence[ResultRecord], normalization: str = "sum") -> str:
+def format_table(records: Sequence[ResultRecord], normalization: str = "sum", tablefmt: str = "simple") -> str:
   """Accuracy per dataset/split (rows) and condition (columns), with chance and 95% intervals.
 
   A cell is the mean over seeds and, when facts were recorded, the bootstrap interval
-  over facts (pooled over seeds) in brackets.
+  over facts (pooled over seeds) in brackets. `tablefmt` is tabulate's ("github": Markdown).
   """
   import tabulate  # pylint: disable=g-import-not-at-top
 
@@ -93,7 +93,7 @@ def format_table(records: Sequence[ResultRecord], normalization: str = "sum") ->
     body.append([dataset, split, n, f"{chance[(dataset, split)]:.2f}", *values])
   title = f"accuracy ({normalization}; [95% bootstrap interval over facts])"
   return title + "\n" + tabulate.tabulate(body, headers=["dataset", "split", "n", "chance", *conditions],
-                                          disable_numparse=True)
+                                          disable_numparse=True, tablefmt=tablefmt)
 
 
 def _cell(records: Sequence[ResultRecord]) -> str:
