@@ -5,9 +5,10 @@
 
 The matmul rate is measured in the same run (a square matmul in the model's
 dtype), so the utilisation column compares like with like on one machine.
-Model FLOPs are counted analytically (MaxText's convention): 6 x params x tokens
-for the matmuls of a full step (2 forward, 4 backward), 4 x for weights that get
-no gradient (frozen embedding, LoRA's base), plus causal attention. Peak memory
+Model FLOPs are counted analytically (MaxText's convention, `icl_ft_jax.cost`, the
+count launch cost estimates use): 6 x params x tokens for the matmuls of a full
+step (2 forward, 4 backward), 4 x for weights that get no gradient (frozen
+embedding, LoRA's base), plus causal attention. Peak memory
 comes from XLA's buffer assignment of the compiled step, with the chunked loss
 and with full `[B, L, vocab]` logits.
 """
@@ -23,8 +24,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tabulate
 
-from icl_ft_jax import sharding
+from icl_ft_jax import cost, sharding
 from icl_ft_jax.model import loading
 from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib
 from icl_ft_jax.train import trainer, tuning as tuning_lib
@@ -47,22 +49,6 @@ def matmul_rate(dtype, size: int, repeats: int = 5) -> float:
     out = matmul(a, b)
   out.block_until_ready()
   return 2 * size**3 * repeats / (time.perf_counter() - start)
-
-
-def model_flops_per_step(config, tuning: tuning_lib.TuningConfig, batch: int, length: int) -> float:
-  embed = config.num_embed * config.embed_dim
-  per_layer = (config.embed_dim * config.head_dim * (config.num_heads * 2 + config.num_kv_heads * 2)
-               + 3 * config.embed_dim * config.hidden_dim)
-  blocks = per_layer * config.num_layers
-  tokens = batch * length
-  attention = 2 * 2 * config.num_heads * config.head_dim * length / 2 * config.num_layers * tokens  # Causal.
-  if tuning.lora_rank:
-    matmuls = 4 * (blocks + embed) * tokens
-  elif tuning.freeze_embedding:
-    matmuls = (6 * blocks + 4 * embed) * tokens
-  else:
-    matmuls = 6 * (blocks + embed) * tokens
-  return matmuls + 3 * attention
 
 
 def finetune_config(tuning, batch: int, length: int, chunk: int) -> trainer.FinetuneConfig:
@@ -115,7 +101,7 @@ def measure(loaded, mesh, variant, tuning, args, peak_flops: float, chunk: int) 
     state, metrics = compiled(state, run.frozen, batch)
   jax.block_until_ready((state, metrics))
   step_s = (time.perf_counter() - start) / args.steps
-  flops = model_flops_per_step(loaded.config, tuning, args.batch, args.length)
+  flops = cost.train_step_flops(cost.Shape.of(loaded.config), tuning, args.batch, args.length)
   return Row(variant, step_s, args.batch * args.length / step_s, flops / step_s / 1e9,
              flops / step_s / peak_flops, _gib(temp), _gib(total))
 
@@ -148,11 +134,9 @@ def main():
       no_timing = argparse.Namespace(**{**vars(args), "steps": 0})
       rows.append(measure(loaded, mesh, "full, full logits", VARIANTS[variant], no_timing, peak, 0))
   header = ("variant", "step s", "tokens/s", "model GFLOP/s", "of matmul", "XLA temp GiB", "XLA total GiB")
-  table = [header] + [(r.variant, f"{r.step_s:.3f}", f"{r.tokens_per_s:.0f}", f"{r.model_gflops:.1f}",
-                       f"{r.utilisation:.1%}", f"{r.temp_gib:.2f}", f"{r.total_gib:.2f}") for r in rows]
-  widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-  for row in table:
-    print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+  table = [(r.variant, f"{r.step_s:.3f}", f"{r.tokens_per_s:.0f}", f"{r.model_gflops:.1f}",
+            f"{r.utilisation:.1%}", f"{r.temp_gib:.2f}", f"{r.total_gib:.2f}") for r in rows]
+  print(tabulate.tabulate(table, headers=header, disable_numparse=True))
 
 
 if __name__ == "__main__":

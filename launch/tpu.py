@@ -15,12 +15,15 @@ and its batch sizes against the slice's chips), then starts the same command on
 all workers (multi-host JAX is switched on with --distributed when the slice has
 more than one host; without --accelerator the slice is asked for its type) and
 returns; `logs` streams worker 0's log; `fetch` copies worker 0's workdir back
-(process 0 writes all results).
+(process 0 writes all results). Before it sends anything, `run` prints the run's
+model FLOPs by stage, its chip-hours at `--mfu` and their list price
+(`launch/prices.json`, dated; check it before spending).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import shlex
@@ -33,6 +36,11 @@ DEFAULT_ACCELERATOR = "v5litepod-8"
 # Chips per host for the TPU generations we use; more chips than this means several hosts.
 CHIPS_PER_HOST = {"v2": 4, "v3": 4, "v4": 4, "v5litepod": 4, "v5e": 4, "v5p": 4, "v6e": 4}
 # Cloud TPU's runtime (software) version for each generation.
+# The MFU a cost estimate assumes: MaxText's published MFU for its smallest dense model, Llama 3.1 8B on
+# v6e-256 (bf16, sequence 8192): 45.46% (docs/reference/models/tiering.md of AI-Hypercomputer/maxtext).
+# Gemma 3 4B-27B have no published MFU there; our small batches, scoring and sampling run lower.
+DEFAULT_MFU = 0.45
+PRICES = ROOT / "launch" / "prices.json"
 RUNTIME_VERSIONS = {"v6e": "v2-alpha-tpuv6e", "v5p": "v2-alpha-tpuv5", "v5e": "v2-alpha-tpuv5-lite",
                     "v5litepod": "v2-alpha-tpuv5-lite", "v4": "tpu-ubuntu2204-base", "v3": "tpu-ubuntu2204-base",
                     "v2": "tpu-ubuntu2204-base"}
@@ -86,10 +94,12 @@ def slice_accelerator(args: argparse.Namespace) -> str:
   return accelerator
 
 
-# Run by the project's Python: the config as `icl_ft_jax.main` parses it, then its batches on the slice.
+# Run by the project's Python: the config as `icl_ft_jax.main` parses it, then its batches on the slice,
+# then its model FLOPs by stage (one JSON line after _COST_MARK).
+_COST_MARK = "model-flops-by-stage: "
 _VALIDATE = """
-import sys
-from icl_ft_jax import main, sharding
+import dataclasses, json, sys
+from icl_ft_jax import cost, main, sharding
 from icl_ft_jax.errors import UserError
 chips, argv = int(sys.argv[1]), sys.argv[2:]
 main._parse_flags(["main", *argv])  # One line and exit 2 on a bad config or override.
@@ -97,14 +107,17 @@ config = main.flags.FLAGS.config
 try:
   main.check(config)  # Everything the job checks before loading a model, on a CPU mesh of the slice's size.
   sharding.check_batch_settings(config, sharding.abstract_mesh(config.mesh.to_dict(), chips))
+  stages = cost.estimate(config)
 except UserError as e:
   print(f"error: {e}", file=sys.stderr)
   sys.exit(2)
-"""
+print(%r + json.dumps([dataclasses.asdict(s) for s in stages]))
+""" % _COST_MARK
 
 
-def validate_config(args: argparse.Namespace, accelerator: str) -> None:
-  """Refuses (one line) a config that `main` would refuse, or whose batches don't split over the slice."""
+def validate_config(args: argparse.Namespace, accelerator: str) -> list[dict]:
+  """Refuses (one line) a config that `main` would refuse, or whose batches don't split over the slice;
+  returns its model FLOPs by stage (`icl_ft_jax.cost.Stage` fields)."""
   python = ROOT / ".venv" / "bin" / "python"
   command = [str(python) if python.exists() else sys.executable, "-c", _VALIDATE, str(num_chips(accelerator)),
              f"--config={args.config}", *args.override]
@@ -115,6 +128,31 @@ def validate_config(args: argparse.Namespace, accelerator: str) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     message = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "")
     raise SystemExit(f"{message} (checked locally for {accelerator}, --no-validate skips this; nothing was sent)")
+  line = next((line for line in reversed(result.stdout.splitlines()) if line.startswith(_COST_MARK)), None)
+  return json.loads(line[len(_COST_MARK):]) if line else []
+
+
+def cost_table(stages: list[dict], accelerator: str, mfu: float) -> str:
+  """Model FLOPs by stage, chip-hours at `mfu` of the chip's peak, and their list price, as a table."""
+  import tabulate  # pylint: disable=g-import-not-at-top
+
+  prices = json.loads(PRICES.read_text())
+  chip = prices["accelerators"][_parse_accelerator(accelerator)[0]]
+  rate = chip["peak_bf16_tflops"] * 1e12 * mfu  # Model FLOP/s per chip.
+  price = chip["usd_per_chip_hour"]
+  total = {"name": "total", "flops": sum(s["flops"] for s in stages), "detail": ""}
+  hours = lambda stage: stage["flops"] / rate / 3600
+  rows = [[stage["name"], f"{stage['flops']:.3g}", f"{hours(stage):,.2f}",
+           "?" if price is None else f"${hours(stage) * price:,.2f}", stage["detail"]] for stage in [*stages, total]]
+  chips = num_chips(accelerator)
+  table = tabulate.tabulate(rows, headers=["stage", "model FLOPs", "chip-hours", "list price", "what"],
+                            disable_numparse=True)
+  listed = (f"list price ${price:.2f} per chip-hour as of {prices['date']}" if price is not None
+            else f"no list price for {accelerator} in launch/prices.json")
+  return (f"{table}\nAt {mfu:.0%} MFU of {chip['peak_bf16_tflops']} TFLOP/s bf16 per chip: about"
+          f" {hours(total) / chips:,.2f} h on the {chips} chips of {accelerator}; {listed}. {prices['note']}"
+          f" Source: {prices['source']}. Sampling decodes one token at a time and runs far below this"
+          " MFU: read its row as a lower bound.")
 
 
 def _gcloud(args: argparse.Namespace, *command: str) -> list[str]:
@@ -153,7 +191,9 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
       raise SystemExit("error: run needs --config=configs/<name>.py[:arg].")
     accelerator = slice_accelerator(args)
     if args.validate:
-      validate_config(args, accelerator)
+      stages = validate_config(args, accelerator)
+      print(cost_table(stages, accelerator, args.mfu) if stages else "This job runs no model: no cost estimate.",
+            flush=True)
     workdir = args.workdir or f"runs/{args.name}"
     flags = [f"--config={args.config}", f"--workdir={workdir}", *args.override]
     if num_hosts(accelerator) > 1:
@@ -192,8 +232,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
   parser.add_argument("--override", action="append", default=[], help="run: extra --config.a.b=value flags.")
   parser.add_argument("--dry-run", action="store_true", help="Print the commands instead of running them.")
   parser.add_argument("--no-validate", dest="validate", action="store_false",
-                      help="run: skip checking the config locally before sending it.")
-  return parser.parse_args(argv)
+                      help="run: skip checking the config locally (and estimating its cost) before sending it.")
+  parser.add_argument("--mfu", type=float, default=DEFAULT_MFU,
+                      help=f"run: model FLOPs utilisation the cost estimate assumes (default {DEFAULT_MFU}: MaxText's"
+                           " published 45%% for Llama 3.1 8B on v6e-256).")
+  args = parser.parse_args(argv)
+  if not 0 < args.mfu <= 1:
+    raise SystemExit(f"error: --mfu must be in (0, 1], got {args.mfu}.")
+  return args
 
 
 def main(argv: list[str]) -> int:

@@ -1,5 +1,6 @@
 """launch/tpu.py --dry-run prints the exact gcloud commands; nothing runs."""
 
+import json
 import pathlib
 import re
 import subprocess
@@ -133,3 +134,25 @@ def test_run_sends_a_config_that_validates():
                            "--accelerator=v4-64", "--config=configs/tpu/study.py:devices=32", "--dry-run"],
                           capture_output=True, text=True, check=True, cwd=ROOT)
   assert "--distributed" in result.stdout and "configs/tpu/study.py:devices=32" in result.stdout
+  # The cost comes first: a row per stage, then the total, before the gcloud command.
+  table, command = result.stdout.split("\n+ gcloud")
+  stages = [line.split()[0] for line in table.splitlines()[2:] if line and not line.startswith("At ")]
+  assert stages == ["fine-tuning", "scoring", "ICL", "augmentation", "total"]
+  assert "MFU of 275 TFLOP/s bf16 per chip" in table and "on the 32 chips of v4-64" in table
+
+
+def test_cost_table_is_flops_over_the_chips_rate_at_the_mfu():
+  prices = json.loads((ROOT / "launch" / "prices.json").read_text())
+  v5e = prices["accelerators"]["v5e"]
+  two_hours = 2 * 3600 * v5e["peak_bf16_tflops"] * 1e12 * 0.5  # At 50% MFU: two chip-hours.
+  table = tpu.cost_table([{"name": "fine-tuning", "flops": two_hours, "detail": "ft"},
+                          {"name": "scoring", "flops": two_hours / 4, "detail": "q"}], "v5e-8", mfu=0.5)
+  rows = {line.split()[0]: line.split() for line in table.splitlines()[2:4]}
+  assert rows["fine-tuning"][2] == "2.00" and rows["fine-tuning"][3] == f"${2 * v5e['usd_per_chip_hour']:.2f}"
+  assert rows["scoring"][2] == "0.50"
+  assert table.splitlines()[4].split()[:3] == ["total", f"{two_hours * 1.25:.3g}", "2.50"]
+  assert "about 0.31 h on the 8 chips of v5e-8" in table and f"as of {prices['date']}" in table
+
+
+def test_mfu_outside_0_1_is_refused_in_one_line():
+  assert _refusal("run", "--name=x", "--zone=z", "--mfu=45", "--dry-run") == "error: --mfu must be in (0, 1], got 45.0."
