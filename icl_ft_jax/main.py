@@ -45,6 +45,7 @@ JOBS = {
     "finetune": "icl_ft_jax.jobs.finetune",
     "augment": "icl_ft_jax.jobs.augment",
     "experiment": "icl_ft_jax.jobs.experiment",
+    "export": "icl_ft_jax.jobs.export",
     "report": "icl_ft_jax.jobs.report",
 }
 

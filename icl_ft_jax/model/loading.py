@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from icl_ft_jax import sharding as sharding_lib
 from icl_ft_jax.errors import ModelLoadError
-from icl_ft_jax.model import embedded, specs
+from icl_ft_jax.model import embedded, hf_gemma3, specs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +107,17 @@ def _load_orbax(path: str, abstract, shardings, dtype):
     raise ModelLoadError(f"Could not read an Orbax params checkpoint at {path}: {_first_line(e)}") from None
 
 
+def _load_hf(folder: str, spec: specs.ModelSpec, model, abstract, shardings):
+  """A Hugging Face Gemma 3 folder through the shared name table, in the file's dtype (cast later)."""
+  folder_path = pathlib.Path(folder)
+  hf_config = hf_gemma3.read_config(folder_path)
+  hf_gemma3.check_matches(hf_config, model.config, folder_path, spec.name)
+  params = hf_gemma3.read_params(folder_path, hf_config)
+  if jax.tree.structure(params) != jax.tree.structure(abstract):
+    raise ModelLoadError(f"The Hugging Face folder {folder} does not hold {spec.name}'s weights.")
+  return jax.device_put(params, shardings)
+
+
 def _first_line(error: Exception) -> str:
   lines = [line for line in str(error).splitlines() if line.strip()]
   return lines[0].strip() if lines else type(error).__name__
@@ -156,9 +167,10 @@ def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | Non
   """Builds the model named by `model_config` and loads its params and tokenizer.
 
   Args:
-    model_config: `name` (see `specs.SPECS`), optional `checkpoint` and `tokenizer`
-      path overrides, `dtype` ("auto", "float32", "bfloat16") and `cache_dir` (for
-      the converted embedded model).
+    model_config: `name` (see `specs.SPECS`), optional `checkpoint` (an Orbax params
+      folder, or a Hugging Face Gemma 3 folder) and `tokenizer` path overrides,
+      `dtype` ("auto", "float32", "bfloat16") and `cache_dir` (for the converted
+      embedded model).
     mesh: Where to place params; default a one-device mesh.
     rules: How params are sharded over the mesh.
     seed: Init seed for random-init models.
@@ -183,7 +195,12 @@ def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | Non
     params, tokenizer, checkpoint = _load_embedded(model_config, abstract, shardings, dtype, tokenizer_path)
   else:
     _check_reachable(checkpoint)
-    params = _load_orbax(checkpoint, abstract, shardings, dtype)
+    if hf_gemma3.is_hf_folder(checkpoint):
+      params = _load_hf(checkpoint, spec, model, abstract, shardings)
+      hf_tokenizer = pathlib.Path(checkpoint) / hf_gemma3.TOKENIZER
+      tokenizer_path = model_config.get("tokenizer") or (str(hf_tokenizer) if hf_tokenizer.is_file() else "")
+    else:
+      params = _load_orbax(checkpoint, abstract, shardings, dtype)
   params = _cast(params, dtype, shardings)  # Random init is float32.
 
   if tokenizer is None and not tokenizer_path:  # Random-init models use the embedded tokenizer.

@@ -68,6 +68,27 @@ class Checkpointer:
     self.manager.close()
 
 
+def restore_read_only(directory: str | pathlib.Path, abstract_state, step: int | None = None):
+  """`(step, state)` of `step` (default the latest) without writing to `directory`: a run still training
+  there keeps its saves (opening a `Checkpointer` would remove its save in progress)."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  directory = pathlib.Path(directory).absolute()
+  if not directory.is_dir():
+    raise UserError(f"{directory} does not exist: the fine-tuning run has saved no checkpoint.")
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True, create=False))
+  try:
+    steps = manager.all_steps()
+    if not steps:
+      raise UserError(f"{directory} holds no finished checkpoint yet; wait for the run's first save.")
+    step = max(steps) if step is None else step
+    if step not in steps:
+      raise UserError(f"{directory} has no checkpoint of step {step}; it has steps {sorted(steps)}.")
+    return step, manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+  finally:
+    manager.close()
+
+
 def remove_cut_short_saves(directory: pathlib.Path) -> None:
   """Drops the tmp folders of saves that never committed (a full disk, a kill): they are never
   restored, only take space."""

@@ -1,0 +1,75 @@
+"""A fine-tuning run read back from its folder: the trained params, with LoRA adapters merged or alone.
+
+A run folder is what `trainer.finetune` writes: `run_identity.json` (what was
+trained: model, tuning, optimizer, ...) and `checkpoints/<step>/`. The finetune
+job's workdir is one; an experiment keeps one per FT condition under
+`ft/<dataset>/seed<N>/<condition>/`. The base model is loaded as the run loaded
+it, and the checkpoint is opened read-only, so a run still training is left alone.
+
+    run = finetuned.load(pathlib.Path("runs/ft"))
+    logits = run.loaded.model.apply({"params": run.params}, tokens).logits
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Any
+
+import jax
+
+from icl_ft_jax import sharding
+from icl_ft_jax.errors import UserError
+from icl_ft_jax.model import loading
+from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib, trainer
+from icl_ft_jax.train import tuning as tuning_lib
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Finetuned:
+  """A run's checkpoint as plain-model params (host numpy), plus its adapters for LoRA runs."""
+
+  loaded: loading.LoadedModel  # The base model as the run loaded it (params, tokenizer).
+  step: int  # The checkpoint's step.
+  params: Any  # Plain-model params, LoRA adapters merged.
+  adapters: Any | None  # gm.nn.LoRA adapters (`.../_LoRAEinsum_*/lora/{a,b}`); None for full fine-tuning.
+
+
+def run_folders(folder: pathlib.Path) -> list[pathlib.Path]:
+  """Every fine-tuning run folder at or under `folder`."""
+  return sorted(p.parent for p in folder.rglob(checkpointing.IDENTITY_FILE))
+
+
+def read_identity(folder: pathlib.Path) -> dict:
+  """The run's recorded identity; a folder that is not a run names the runs found under it."""
+  path = folder / checkpointing.IDENTITY_FILE
+  if not path.is_file():
+    found = run_folders(folder) if folder.is_dir() else []
+    hint = (f" Runs found under it: {', '.join(str(p) for p in found[:5])}." if found
+            else " Point export.run at a finetune job's workdir or an experiment's ft/<dataset>/seed<N>/<condition>.")
+    raise UserError(f"{folder} is not a fine-tuning run folder (no {checkpointing.IDENTITY_FILE}).{hint}")
+  return json.loads(path.read_text())
+
+
+def finetune_config(identity: dict) -> trainer.FinetuneConfig:
+  """The sections that shape the train state (trainable tree, optimizer moments)."""
+  return trainer.FinetuneConfig(
+      seed=int(identity.get("seed", 0)), data=data_lib.DataConfig(**identity["data"]),
+      tuning=tuning_lib.TuningConfig(**identity["tuning"]),
+      optimizer=optimizer_lib.OptimizerConfig(**identity["optimizer"]),
+      loop=loop.LoopConfig(steps=max(1, int(identity.get("steps") or 1))))
+
+
+def load(folder: pathlib.Path, *, step: int | None = None) -> Finetuned:
+  """The run's checkpoint of `step` (default the latest), on one device, then on the host."""
+  identity = read_identity(folder)
+  config = finetune_config(identity)
+  loaded = loading.load_model(identity["model"], seed=config.seed)
+  mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
+  run = trainer.prepare(loaded, config, mesh=mesh)
+  step, state = checkpointing.restore_read_only(
+      folder / "checkpoints", checkpointing.abstract_with_shardings(run.abstract_state, run.shardings.state), step)
+  params = jax.device_get(run.export(state.params, run.frozen))
+  adapters = jax.device_get(state.params) if config.tuning.lora_rank else None
+  return Finetuned(loaded=loaded, step=step, params=params, adapters=adapters)
