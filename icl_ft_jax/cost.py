@@ -14,14 +14,15 @@ left out. Padding counts: a fine-tuning row is `data.max_length` tokens whatever
 Token counts come from the dataset the config builds (its real documents and questions) at the
 Gemma 3 tokenizer's characters per token, measured per dataset family (`CHARS_PER_TOKEN`), so no
 tokenizer or model is loaded. Augmented documents are not known before sampling: with
-`train.epochs`, an augmented mix is sized with `STATEMENTS_PER_SAMPLE`.
+`train.epochs`, an augmented mix is sized with `STATEMENTS_PER_SAMPLE` (kept statements are
+counted as one training document each, also where a condition splits sentences).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from icl_ft_jax import augment, icl
 from icl_ft_jax.augment import pipeline, prompts
@@ -202,11 +203,10 @@ def plan(config) -> Plan:
   return Plan(seeds=(), icl=False, finetuned={}, sampled=(), scored=())
 
 
-def estimate(config, *, build_dataset: Callable | None = None) -> list[Stage]:
+def estimate(config) -> list[Stage]:
   """Model FLOPs by stage over every seed: fine-tuning, scoring, ICL prefill, augmentation sampling."""
   from icl_ft_jax.jobs import common, experiment, icl as icl_job  # pylint: disable=g-import-not-at-top
 
-  build_dataset = build_dataset or common.build_dataset
   steps = plan(config)
   if not steps.seeds:
     return []
@@ -216,7 +216,7 @@ def estimate(config, *, build_dataset: Callable | None = None) -> list[Stage]:
   details: dict[str, list[str]] = {name: [] for name in flops}
   for seed in steps.seeds:
     seeded = experiment.seeded(config, seed) if config.get("job") == "experiment" else config
-    dataset = build_dataset(seeded.dataset)
+    dataset = common.build_dataset(seeded.dataset)
     tokens = TokenEstimate(seeded.dataset.family)
     questions = _questions(dataset, seeded)
     flops["scoring"] += len(steps.scored) * scoring_flops(shape, questions, tokens)
@@ -236,19 +236,20 @@ def estimate(config, *, build_dataset: Callable | None = None) -> list[Stage]:
       flops["augmentation sampling"] += sampled
       sampled_docs[strategy] = count
       details["augmentation sampling"].append(what)
-    if steps.finetuned:
-      finetune_config = trainer.FinetuneConfig.from_config(seeded)
-      original = len(train_data.training_documents(dataset, finetune_config.data))
-      if any("oracle" in mix for mix in steps.finetuned.values()):
-        sampled_docs["oracle"] = len(pipeline.run_oracle(dataset, augment_config).documents)
-      for condition, mix in steps.finetuned.items():
-        documents = original + sum(sampled_docs.get(s, 0) for s in mix)
-        step_config = trainer.with_epochs(finetune_config, documents)
-        data = step_config.data
-        rows = data.rows_per_batch or data.batch_size
-        flops["fine-tuning"] += step_config.loop.steps * train_step_flops(shape, step_config.tuning, rows,
-                                                                          data.max_length)
-        details["fine-tuning"].append(f"{condition} {step_config.loop.steps} steps")
+    if any("oracle" in mix for mix in steps.finetuned.values()):
+      sampled_docs["oracle"] = len(pipeline.run_oracle(dataset, augment_config).documents)
+    for condition, mix in steps.finetuned.items():
+      # An experiment's condition may set its own data fields (`data_by_condition`: sentence splitting, rows).
+      trained = experiment.condition_config(seeded, condition) if config.get("job") == "experiment" else seeded
+      finetune_config = trainer.FinetuneConfig.from_config(trained)
+      documents = (len(train_data.training_documents(dataset, finetune_config.data))
+                   + sum(sampled_docs.get(s, 0) for s in mix))
+      step_config = trainer.with_epochs(finetune_config, documents)
+      data = step_config.data
+      rows = data.rows_per_batch or data.batch_size
+      flops["fine-tuning"] += step_config.loop.steps * train_step_flops(shape, step_config.tuning, rows,
+                                                                        data.max_length)
+      details["fine-tuning"].append(f"{condition} {step_config.loop.steps} steps of {rows} x {data.max_length}")
   seeds = f"{len(steps.seeds)} seed(s)"
   return [Stage(name=name, flops=value, detail=f"{seeds}; " + ", ".join(dict.fromkeys(details[name])))
           for name, value in flops.items() if value]

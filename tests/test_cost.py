@@ -86,6 +86,15 @@ def test_fine_tuning_is_steps_times_the_step_for_every_condition_and_seed():
   assert _by_stage(config)["fine-tuning"] == pytest.approx(2 * 2 * config.train.steps * step)
 
 
+def test_a_condition_trains_with_its_own_data_fields():
+  config = _experiment("ft,ft+oracle")
+  config.data_by_condition.ft_oracle.max_length = 2 * config.data.max_length
+  shape = cost.model_shape("tiny")
+  step = lambda length: cost.train_step_flops(shape, tuning_lib.TuningConfig(), config.data.batch_size, length)
+  expected = config.train.steps * (step(config.data.max_length) + step(2 * config.data.max_length))
+  assert _by_stage(config)["fine-tuning"] == pytest.approx(expected)
+
+
 def test_epochs_train_an_augmented_mix_longer():
   plain, oracle = _by_stage(_experiment("ft", epochs=2))["fine-tuning"], _by_stage(_experiment("ft+oracle", epochs=2))
   assert oracle["fine-tuning"] > plain
