@@ -37,6 +37,7 @@ from icl_ft_jax.jobs import common
 from icl_ft_jax.jobs import finetune as finetune_job
 from icl_ft_jax.jobs import icl as icl_job
 from icl_ft_jax.jobs import run_identity
+from icl_ft_jax.jobs import workdir as workdir_lib
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import aggregate, plots, records
 from icl_ft_jax.scoring import Scorer
@@ -193,11 +194,10 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   nll = {"pretrained": round(pretrained_nll, 4), "finetuned": round(heldout_nll.heldout_nll(scorer), 4)}
   logging.info("Held-out prose NLL (nats/token): %.3f before, %.3f after %s.", nll["pretrained"], nll["finetuned"],
                condition)
-  predictions = workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
   return evaluation.evaluate(
       scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
       max_questions=config.scoring.max_questions or None,
-      predictions_path=predictions if distributed.is_primary() else None,
+      predictions_path=workdir_lib.predictions_path(workdir, condition, config.seed),
       metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "sentence_split": sentence_split,
                 "train_seconds": round(seconds, 1), "heldout_nll": nll})
 

@@ -13,7 +13,7 @@ import pathlib
 import jax
 
 from icl_ft_jax import distributed, evaluation, sharding
-from icl_ft_jax.jobs import common, run_identity
+from icl_ft_jax.jobs import common, run_identity, workdir as workdir_lib
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
@@ -37,8 +37,7 @@ def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: pa
   Each call also writes per-question predictions (the last call's, the final model's, remain).
   """
   latest: dict[str, list[records.ResultRecord]] = {}
-  predictions_path = (workdir / "predictions" / f"{CONDITION}-seed{config.seed}.jsonl"
-                      if distributed.is_primary() else None)
+  predictions_path = workdir_lib.predictions_path(workdir, CONDITION, config.seed)
 
   def evaluate(params) -> dict[str, float]:
     scorer = Scorer(loaded.model, params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,

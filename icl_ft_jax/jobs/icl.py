@@ -16,7 +16,7 @@ import jax
 
 from icl_ft_jax import distributed, evaluation, icl, sharding
 from icl_ft_jax.errors import ConfigError, UserError
-from icl_ft_jax.jobs import common, run_identity
+from icl_ft_jax.jobs import common, run_identity, workdir as workdir_lib
 from icl_ft_jax.model import loading
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
@@ -71,8 +71,7 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None,
     context = fitted_context(loaded, dataset, config)
   shared = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
                 max_questions=config.scoring.max_questions or None)
-  predictions = lambda condition: (workdir / "predictions" / f"{condition}-seed{config.seed}.jsonl"
-                                   if workdir is not None and distributed.is_primary() else None)
+  predictions = lambda condition: workdir_lib.predictions_path(workdir, condition, config.seed)
   results = []
   for condition in conditions:
     if condition == "pretrained":

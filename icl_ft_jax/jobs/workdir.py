@@ -31,6 +31,13 @@ def default_path(job: str) -> pathlib.Path:
   return pathlib.Path("runs") / f"{job}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def predictions_path(workdir: pathlib.Path | None, condition: str, seed: int) -> pathlib.Path | None:
+  """Where `condition`'s per-question predictions go: written by process 0 only (None elsewhere)."""
+  if workdir is None or not distributed.is_primary():
+    return None
+  return pathlib.Path(workdir) / "predictions" / f"{condition}-seed{seed}.jsonl"
+
+
 def _first_missing(path: pathlib.Path) -> pathlib.Path | None:
   """The outermost folder of `path` that does not exist yet (None if `path` exists)."""
   missing = None
