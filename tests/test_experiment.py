@@ -46,8 +46,11 @@ def test_experiment_end_to_end_and_resume(tmp_path):
   assert oracle.metadata["mix"]["oracle"] > 0 and oracle.metadata["mix"]["original"] == 8
   nll = oracle.metadata["heldout_nll"]  # The random model's loss on prose: near log(vocab), moved by training.
   assert abs(nll["pretrained"] - math.log(262144)) < 1.0 and nll["finetuned"] != nll["pretrained"]
+  assert {r.metadata["sentence_split"] for r in results if r.condition.startswith("ft")} == {"none"}
   rows = list(csv.DictReader((tmp_path / "results.csv").open()))
   assert {r["num_seeds"] for r in rows} == {"2"}
+  assert {r["sentence_split"] for r in rows if r["condition"] == "ft+oracle"} == {"none"}
+  assert {r["subtype"] for r in rows} == {""}  # Forward and reversal questions have one inference type each.
   assert (tmp_path / "plots" / "simple_reversals.png").stat().st_size > 5000
   quality = json.loads((tmp_path / "augmented" / "simple_reversals" / "seed0" / "augmentation_quality.json").read_text())
   assert quality["oracle"]["quality"]["validity"] == 1.0

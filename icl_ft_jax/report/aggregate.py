@@ -124,12 +124,12 @@ def summarize_subtypes(records: Sequence[ResultRecord]) -> list[Summary]:
   summaries = []
   for (dataset, split, condition, normalization), rs in _groups(records).items():
     per_seed = [subtypes.levels(r.by_inference) for r in rs]
-    pooled = subtypes.levels(pooled_by_inference(rs))
-    for subtype, fact_counts in pooled.items():
+    labels_of_split = pooled_by_inference(rs)
+    for subtype, fact_counts in subtypes.levels(labels_of_split).items():
       seeds = [levels[subtype] for levels in per_seed if subtype in levels]
       mean, stderr = _mean_and_stderr([subtypes.accuracy(counts) for counts in seeds])
       interval = intervals.accuracy_interval(fact_counts)
-      labels = [label for label in pooled_by_inference(rs) if subtype in subtypes.prefixes(label)]
+      labels = [label for label in labels_of_split if subtype in subtypes.prefixes(label)]
       questions = sum(t for counts in seeds for _, t in counts.values())
       summaries.append(Summary(dataset=dataset, split=split, condition=condition, normalization=normalization,
                                mean=mean, stderr=stderr, num_seeds=len(seeds), n=round(questions / len(seeds)),
