@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
 
-from icl_ft_jax import shapes, sharding as sharding_lib
+from icl_ft_jax import progress as progress_lib, shapes, sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.model import forward, gemma_internals, kv_cache
 
@@ -102,13 +102,6 @@ def _batches(rows: list, batch_size: int):
     yield start // batch_size, chunk, chunk + [chunk[-1]] * (batch_size - len(chunk))
 
 
-def _progress(total: int, description: str, enabled: bool):
-  from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
-
-  return tqdm(total=total, desc=description, unit="sample", mininterval=2.0,
-              disable=not enabled or jax.process_index() != 0)
-
-
 def _end_tokens(tokenizer) -> tuple[int, ...]:
   special = tokenizer.special_tokens
   (stop,) = tokenizer.encode(STOP_TEXT)
@@ -158,7 +151,7 @@ class LocalSampler:
     # Similar lengths share a batch, so most batches use the smallest bucket that fits.
     rows.sort(key=lambda r: (lengths[r[0]], r))
     out = []
-    with _progress(len(rows), description, self.progress) as bar:
+    with progress_lib.progress_bar(len(rows), description=description, unit="sample", enabled=self.progress) as bar:
       for index, real, padded in _batches(rows, self.config.batch_size):
         tokens = self._sample_batch([prompts[i] for i, _ in padded], index)
         for b, (i, s) in enumerate(real):
@@ -212,7 +205,7 @@ class SharedContextSampler:
     rows = _rows(len(suffixes), self.config.samples_per_input)
     rows.sort(key=lambda r: (len(suffix_ids[r[0]]), r))
     out = []
-    with _progress(len(rows), description, self.progress) as bar:
+    with progress_lib.progress_bar(len(rows), description=description, unit="sample", enabled=self.progress) as bar:
       for index, real, padded in _batches(rows, self.config.batch_size):
         width = _bucket(max(len(suffix_ids[i]) for i, _ in padded), self.config.prompt_buckets, "suffix")
         tokens = np.zeros((self.config.batch_size, width), np.int32)  # Padding is masked by `lengths`.

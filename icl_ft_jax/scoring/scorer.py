@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from icl_ft_jax import shapes, sharding as sharding_lib
+from icl_ft_jax import progress as progress_lib, shapes, sharding as sharding_lib
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.model import forward, kv_cache
 from icl_ft_jax.scoring import packing
@@ -124,18 +124,13 @@ class Scorer:
     """Fixed-shape layouts of `batch_size` packs at a time (similar lengths together), with progress."""
     order = sorted(packs, key=lambda p: p.length)
     steps = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-    bar = _progress_bar(description, enabled=self.progress and jax.process_index() == 0,
-                        total=sum(p.num_choices for p in packs))
-    try:
+    with progress_lib.progress_bar(sum(p.num_choices for p in packs), description=description, unit="choice",
+                                   enabled=self.progress) as bar:
       for step in steps:
         length = self._bucket(max(p.length for p in step), "packed row")
         targets = self._bucket(max(p.num_targets for p in step), "choice")
         yield packing.layout(step, self.batch_size, length, targets)
-        if bar is not None:
-          bar.update(sum(p.num_choices for p in step))
-    finally:
-      if bar is not None:
-        bar.close()
+        bar.update(sum(p.num_choices for p in step))
 
   def _bucket(self, n: int, what: str) -> int:
     return shapes.bucket(n, self.length_buckets, what=what)
@@ -182,12 +177,3 @@ def tree_attention_mask(tree, branch):
   same_tree = (tree[:, :, None] == tree[:, None, :]) & (tree[:, None, :] > 0)
   visible_branch = (branch[:, None, :] == 0) | (branch[:, None, :] == branch[:, :, None])
   return causal & same_tree & visible_branch
-
-
-def _progress_bar(description: str, *, enabled: bool, total: int):
-  """A progress bar over choices (rate and ETA), or None."""
-  if not enabled:
-    return None
-  from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
-
-  return tqdm(total=total, desc=description, unit="choice", mininterval=2.0)

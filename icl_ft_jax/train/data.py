@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from icl_ft_jax import shapes
 from icl_ft_jax.data import schema, splitting
 from icl_ft_jax.errors import ConfigError, UserError
 
@@ -94,12 +95,8 @@ def tokenize(tokenizer, documents: Sequence[schema.Document], config: DataConfig
   longest = max(len(e.ids) - 1 for e in examples)
   if longest > config.max_length:
     raise UserError(f"A training document has {longest} tokens, more than data.max_length={config.max_length};"
-                    f" set --config.data.max_length={_round_up(longest, 16)} (or split sentences).")
+                    f" set --config.data.max_length={shapes.round_up(longest, 16)} (or split sentences).")
   return examples
-
-
-def _round_up(n: int, multiple: int) -> int:
-  return -(-n // multiple) * multiple
 
 
 def _compact_loss(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
@@ -141,7 +138,7 @@ def loss_positions_per_row(examples: Sequence[Example], config: DataConfig) -> i
     bound = math.ceil(config.max_length * fraction) + 1
   else:
     bound = max(weighted)
-  bound = _round_up(bound, 8)
+  bound = shapes.round_up(bound, 8)
   return bound if bound <= config.max_length * 3 // 4 else None
 
 

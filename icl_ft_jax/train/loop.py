@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import jax
 import numpy as np
 
-from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax import progress as progress_lib, sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, Interrupted
 from icl_ft_jax.train.state import TrainState
 
@@ -35,13 +35,6 @@ class LoopConfig:
       raise ConfigError(f"train.epochs must be >= 0 (0: train.steps decides), got {self.epochs}.")
     if self.steps < 1 or self.log_every_steps < 1 or self.eval_every_steps < 0 or self.loss_chunk_length < 0:
       raise ConfigError("train.steps and train.log_every_steps must be >= 1; eval_every_steps, loss_chunk_length >= 0.")
-
-
-def _progress(total: int, initial: int, enabled: bool):
-  from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
-
-  return tqdm(total=total, initial=initial, unit="step", desc="fine-tuning", disable=not enabled,
-              mininterval=2.0, smoothing=0.1)
 
 
 def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, config: LoopConfig,
@@ -96,7 +89,8 @@ class _StopRequest:
 
 def _train(*, train_step, state, frozen, batches, batch_sharding, config: LoopConfig, checkpointer, writer,
            evaluate, progress: bool, start: int, stop: _StopRequest) -> TrainState:
-  bar = _progress(config.steps, start, progress and jax.process_index() == 0)
+  bar = progress_lib.progress_bar(config.steps, description="fine-tuning", unit="step", enabled=progress,
+                                 initial=start, smoothing=0.1)
   window_start, window_steps, window_tokens = time.perf_counter(), 0, 0
   for step in range(start, config.steps):
     if stop.received is not None:
