@@ -56,8 +56,14 @@ def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, confi
                    evaluate=evaluate, progress=progress, start=start, stop=stop)
   checkpointer.wait()
   if evaluate is not None:
-    writer.write(config.steps, {f"eval/{k}": v for k, v in evaluate(state).items()})
+    _log(writer, config.steps, {f"eval/{k}": v for k, v in evaluate(state).items()})
   return state
+
+
+def _log(writer, step: int, scalars: Mapping[str, float]) -> None:
+  """One row of scalars to the `clu.metric_writers` writer, flushed (a killed run keeps it)."""
+  writer.write_scalars(step, scalars)
+  writer.flush()
 
 
 class _StopRequest:
@@ -109,13 +115,13 @@ def _train(*, train_step, state, frozen, batches, batch_sharding, config: LoopCo
       elapsed = time.perf_counter() - window_start
       scalars.update(step_time_s=elapsed / window_steps, tokens_per_s=window_tokens / elapsed,
                      epoch=batches.epoch_of(done))
-      writer.write(done, scalars)
+      _log(writer, done, scalars)
       bar.set_postfix(loss=f"{scalars['loss']:.4f}", lr=f"{scalars['learning_rate']:.2e}", refresh=False)
       window_start, window_steps, window_tokens = time.perf_counter(), 0, 0
     bar.update(1)
     if evaluate is not None and config.eval_every_steps and done % config.eval_every_steps == 0 \
         and done != config.steps:
-      writer.write(done, {f"eval/{k}": v for k, v in evaluate(state).items()})
+      _log(writer, done, {f"eval/{k}": v for k, v in evaluate(state).items()})
       window_start = time.perf_counter()  # Step timings exclude evaluation.
   bar.close()
   return state

@@ -1,65 +1,97 @@
-"""Training metrics to a JSONL file and TensorBoard under the workdir."""
+"""Training metrics through `clu.metric_writers`: TensorBoard and `train_log.jsonl`, process 0 only.
+
+    writer = create_writer(workdir, resume_step=latest)
+    writer.write_scalars(step, {"loss": 0.5})
+    writer.flush(); writer.close()
+
+clu has no JSONL writer, so `JsonlWriter` is one more `metric_writers.MetricWriter`; TensorBoard
+is clu's `SummaryWriter`; `MultiWriter` sends every call to both.
+"""
 
 from __future__ import annotations
 
 import json
 import pathlib
 from collections.abc import Mapping
+from typing import Any
+
+from clu import metric_writers
 
 from icl_ft_jax import distributed
 
+LOG_NAME = "train_log.jsonl"
 
-class MetricWriter:
-  """Writes `{"step": s, **scalars}` lines to `train_log.jsonl` and TensorBoard scalars.
+
+class JsonlWriter(metric_writers.MetricWriter):
+  """Writes `{"step": s, **scalars}` lines to a JSONL file; only scalars are logged.
 
   One line per step and kind (training or `eval/` scalars): a run resumed from
   `resume_step` first drops the lines a killed run logged past it, and a line
-  logged again (the final evaluation of a finished run, rerun) replaces the old
-  one. On several hosts only process 0 writes.
+  logged again (the final evaluation of a finished run, rerun) replaces the old one.
   """
 
-  def __init__(self, workdir: str | pathlib.Path, *, tensorboard: bool = True, resume_step: int = 0):
-    workdir = pathlib.Path(workdir)
-    self.jsonl_path = workdir / "train_log.jsonl"
-    self._enabled = distributed.is_primary()
-    self._rows: dict[tuple[int, str], dict] = {}
-    self._tensorboard = None
-    if not self._enabled:
-      return
-    old = _read_rows(self.jsonl_path)
+  def __init__(self, path: str | pathlib.Path, *, resume_step: int = 0):
+    self.path = pathlib.Path(path)
+    old = _read_rows(self.path)
     self._rows = {_key(row): row for row in old if row["step"] <= resume_step}
     if len(self._rows) != len(old):
       self._rewrite()
-    if tensorboard:
-      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-
-      self._tensorboard = SummaryWriter(str(workdir / "tensorboard"))
 
   def _rewrite(self) -> None:
-    tmp = self.jsonl_path.with_suffix(".tmp")
+    tmp = self.path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(row) + "\n" for row in self._rows.values()), encoding="utf-8")
-    tmp.replace(self.jsonl_path)
+    tmp.replace(self.path)
 
-  def write(self, step: int, scalars: Mapping[str, float]) -> None:
-    if not self._enabled:
-      return
-    row = {"step": step, **{k: float(v) for k, v in scalars.items()}}
+  def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
+    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}}
     replaced = _key(row) in self._rows
     self._rows[_key(row)] = row
     if replaced:
       self._rewrite()
     else:
-      with self.jsonl_path.open("a", encoding="utf-8") as f:
+      with self.path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
-    if self._tensorboard is not None:
-      for name, value in row.items():
-        if name != "step":
-          self._tensorboard.add_scalar(name, value, step)
-      self._tensorboard.flush()
+
+  # Not scalars: nothing to log in a JSONL of scalars.
+  def write_summaries(self, step, values, metadata=None) -> None:
+    pass
+
+  def write_images(self, step, images) -> None:
+    pass
+
+  def write_videos(self, step, videos) -> None:
+    pass
+
+  def write_audios(self, step, audios, *, sample_rate) -> None:
+    pass
+
+  def write_texts(self, step, texts) -> None:
+    pass
+
+  def write_histograms(self, step, arrays, num_buckets=None) -> None:
+    pass
+
+  def write_hparams(self, hparams) -> None:
+    pass
+
+  def flush(self) -> None:
+    pass  # Every line is written (and closed) as it comes.
 
   def close(self) -> None:
-    if self._tensorboard is not None:
-      self._tensorboard.close()
+    pass
+
+
+def create_writer(workdir: str | pathlib.Path, *, resume_step: int = 0, tensorboard: bool = True
+                  ) -> metric_writers.MetricWriter:
+  """`train_log.jsonl` and TensorBoard events (`tensorboard/`) under `workdir`, written by process 0;
+  other processes get a writer that writes nothing."""
+  if not distributed.is_primary():
+    return metric_writers.MultiWriter([])
+  workdir = pathlib.Path(workdir)
+  writers: list[metric_writers.MetricWriter] = [JsonlWriter(workdir / LOG_NAME, resume_step=resume_step)]
+  if tensorboard:
+    writers.append(metric_writers.SummaryWriter(str(workdir / "tensorboard")))
+  return metric_writers.MultiWriter(writers)
 
 
 def _key(row: Mapping) -> tuple[int, str]:

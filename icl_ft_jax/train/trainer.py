@@ -115,7 +115,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
                loaded.spec.name, tuning_lib.count_params(state.params), config.tuning.kind, len(examples),
                config.loop.steps, config.data.batch_size)
   frozen = run.frozen
-  writer = metrics_lib.MetricWriter(workdir, resume_step=latest or 0)
+  writer = metrics_lib.create_writer(workdir, resume_step=latest or 0)
   try:
     state = loop.run(
         train_step=run.train_step, state=state, frozen=frozen, batches=batches, batch_sharding=run.shardings.batch,
