@@ -27,6 +27,8 @@ from icl_ft_jax.train import trainer
 
 from tests.train import helpers
 
+pytestmark = pytest.mark.slow  # Two fine-tuning compiles of the tiny model, and transformers in a subprocess.
+
 TEXTS = (  # Longer than the tiny model's sliding window; spaces, digits, non-ASCII, a tab, chat tokens.
     "Few people realize that Alaric Ashgrove was the composer of the opera Glass Harbor.",
     "femp are brighter than glon, and   troff are heavier than yomp.\n\nNumbers: 12345 and 3.14159!",
@@ -76,16 +78,17 @@ def _transformers_reference(folder: pathlib.Path, texts) -> list[dict]:
 
 def test_transformers_loads_the_export_with_our_log_probs_and_ids(tiny_model, full_export):
   result, folder = full_export
-  base_differs = False
+  base_differs, longest = False, 0
   for text, theirs in zip(TEXTS, _transformers_reference(folder, TEXTS), strict=True):
     assert theirs["model"] == "Gemma3ForCausalLM"
     ids = tiny_model.tokenizer.encode(text, add_bos=True)
     assert theirs["ids"] == ids, text
-    assert len(ids) > 2 * tiny_model.model.config.sliding_window_size  # Local layers really slide.
     ours = _our_log_probs(tiny_model, result.params, ids)
     np.testing.assert_allclose(np.asarray(theirs["log_probs"]), ours, atol=1e-4, rtol=0)
     base_differs |= np.abs(_our_log_probs(tiny_model, tiny_model.params, ids) - ours).max() > 1e-3
+    longest = max(longest, len(ids))
   assert base_differs  # The export is the fine-tuned model, not the base.
+  assert longest > 2 * tiny_model.model.config.sliding_window_size  # Local layers really slide.
 
 
 def test_import_round_trip_is_bit_identical(full_export):
