@@ -4,7 +4,7 @@ A folder holds `config.json`, `model.safetensors` (or shards named by
 `model.safetensors.index.json`) and the tokenizer (`tokenizer.model` plus its
 config). Weights go through `weight_names`' table, the one the GGUF conversion
 uses: transposes and reshapes only, so export -> import is bit-identical.
-Conventions this relies on (checked against transformers by tests/test_export.py):
+Conventions this relies on (checked against transformers by tests/test_hf_export.py):
 - HF stores RMSNorm scales as `w` (it computes `x * (1 + w)`), as gemma does;
 - the output projection is tied to the embedding (`tie_word_embeddings`), so no `lm_head`;
 - gemma's query scale `s` is HF's `query_pre_attn_scalar ** -0.5`;
