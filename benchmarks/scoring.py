@@ -21,6 +21,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import tabulate
 
 from icl_ft_jax import sharding
 from icl_ft_jax.data import registry
@@ -115,10 +116,8 @@ def main() -> None:
         f" {jax.local_device_count()} device(s); context {num_context_tokens} tokens;"
         f" {len(items)} questions x {len(items[0].choices)} choices; batch {args.batch_size}; median of {args.repeats}")
   header = ("ours", "baseline", "ours s", "baseline s", "speed-up", "same answers", "max |dlogprob|")
-  table = [header] + [(a, b, f"{x:.2f}", f"{y:.2f}", f"{y / x:.1f}x", str(s), f"{d:.1e}") for a, b, x, y, s, d in rows]
-  widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-  for r in table:
-    print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+  table = [(a, b, f"{x:.2f}", f"{y:.2f}", f"{y / x:.1f}x", str(s), f"{d:.1e}") for a, b, x, y, s, d in rows]
+  print(tabulate.tabulate(table, headers=header, disable_numparse=True))
 
 
 if __name__ == "__main__":

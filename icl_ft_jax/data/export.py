@@ -36,25 +36,9 @@ def export_datasets(dataset_specs: Mapping[str, Mapping[str, Any]], workdir: str
 
 
 def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """A plain text table with aligned columns, one line per row."""
+  """A plain text table (tabulate's), one line per row; numbers right-aligned, floats to 4 places."""
+  import tabulate  # pylint: disable=g-import-not-at-top
+
   if not rows:
     return "(no datasets)"
-  columns = list(rows[0])
-  cells = [columns] + [[_format_cell(row.get(column)) for column in columns] for row in rows]
-  widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-  numeric = [all(isinstance(row.get(column), (int, float)) for row in rows) for column in columns]
-
-  def render(line: Sequence[str]) -> str:
-    return "  ".join(
-        cell.rjust(width) if is_numeric else cell.ljust(width)
-        for cell, width, is_numeric in zip(line, widths, numeric)
-    ).rstrip()
-
-  separator = "  ".join("-" * width for width in widths)
-  return "\n".join([render(cells[0]), separator, *(render(line) for line in cells[1:])])
-
-
-def _format_cell(value: Any) -> str:
-  if isinstance(value, float):
-    return f"{value:.4f}"
-  return str(value)
+  return tabulate.tabulate([dict(row) for row in rows], headers="keys", floatfmt=".4f")

@@ -18,15 +18,14 @@ from icl_ft_jax.model import loading
 
 
 def format_table(results: dict[str, augment.AugmentationResult]) -> str:
-  header = (f"{'strategy':<8} {'targets':>7} {'samples':>7} {'kept':>6} {'per tgt':>7} {'valid':>6}"
-            f" {'tgt valid':>9} {'tgt rev':>7} {'coverage':>8}  per split")
-  lines = [header, "-" * len(header)]
-  for name, r in results.items():
-    splits = " ".join(f"{s}={c:.2f}" for s, c in r.quality.coverage.items())
-    lines.append(f"{name:<8} {r.num_targets:>7} {r.num_generations:>7} {len(r.documents):>6}"
-                 f" {r.statements_per_target:>7.2f} {r.quality.validity:>6.2f} {r.targets_with_valid:>9}"
-                 f" {r.targets_with_valid_reversal:>7} {r.quality.inference_coverage:>8.2f}  {splits}")
-  return "\n".join(lines)
+  import tabulate  # pylint: disable=g-import-not-at-top
+
+  rows = [[name, r.num_targets, r.num_generations, len(r.documents), f"{r.statements_per_target:.2f}",
+           f"{r.quality.validity:.2f}", r.targets_with_valid, r.targets_with_valid_reversal,
+           f"{r.quality.inference_coverage:.2f}", " ".join(f"{s}={c:.2f}" for s, c in r.quality.coverage.items())]
+          for name, r in results.items()]
+  return tabulate.tabulate(rows, headers=["strategy", "targets", "samples", "kept", "per tgt", "valid", "tgt valid",
+                                          "tgt rev", "coverage", "per split"], disable_numparse=True)
 
 
 def write_results(workdir: pathlib.Path, dataset_name: str, results: dict[str, augment.AugmentationResult],
