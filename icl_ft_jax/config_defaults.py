@@ -239,5 +239,9 @@ def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> confi
   for section, value in finetune(dataset_name, size).items():
     config[section] = value
   config.data_by_condition = data_by_condition(dataset_name)
+  # "same_epochs": with train.steps fixed (epochs 0), the FT baseline trains train.steps (the study's
+  # 200-1000 steps) and each augmented condition as many epochs over its larger mix as the baseline
+  # got; "same_steps": every condition trains train.steps.
+  config.augmented_steps = "same_epochs"
   config.augment = augment(size)
   return config

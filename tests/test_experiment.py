@@ -8,7 +8,9 @@ import pathlib
 
 import pytest
 
-from icl_ft_jax import main
+from icl_ft_jax import config_defaults, main
+from icl_ft_jax.errors import ConfigError
+from icl_ft_jax.jobs import common, experiment
 from icl_ft_jax.report import records
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -120,3 +122,20 @@ def test_split_choices_are_per_condition_in_the_identity_and_checked():
     config.data_by_condition.ft_magic = {"sentence_split": "none"}
   with pytest.raises(ConfigError, match=r"data_by_condition: \['ft_magic'\]"):
     experiment.check_data_by_condition(config)
+
+
+def test_augmented_conditions_train_the_baselines_epochs_unless_asked_for_the_same_steps():
+  config = config_defaults.experiment("simple_reversals", "cpu")
+  dataset = common.build_dataset(config.dataset)
+  baseline = len(dataset.documents)
+  assert experiment.baseline_epochs(config, dataset, "ft") == 0.0  # The baseline keeps train.steps.
+  assert experiment.baseline_epochs(config, dataset, "ft+local") == pytest.approx(
+      config.train.steps * config.data.batch_size / baseline)
+  config.augmented_steps = "same_steps"
+  assert experiment.baseline_epochs(config, dataset, "ft+local") == 0.0
+  config.augmented_steps = "same_epochs"
+  config.train.epochs = 2.0  # Epochs given: every condition trains them over its own mix already.
+  assert experiment.baseline_epochs(config, dataset, "ft+local") == 0.0
+  config.train.epochs, config.augmented_steps = 0.0, "more"
+  with pytest.raises(ConfigError, match="augmented_steps must be one of"):
+    experiment.check(config)

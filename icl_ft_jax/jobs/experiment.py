@@ -22,6 +22,7 @@ interrupted fine-tuning run resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import pathlib
@@ -99,6 +100,8 @@ def check(config) -> None:
   icl_job.context_config(config)
   common.check_scoring(config, common.build_dataset(seeded(config, config.seeds[0]).dataset))
   check_data_by_condition(config)
+  if config.get("augmented_steps", "same_epochs") not in AUGMENTED_STEPS:
+    raise ConfigError(f"augmented_steps must be one of {AUGMENTED_STEPS}, got {config.augmented_steps!r}.")
   for condition in (c for c in conditions_of(config) if c in FT_CONDITIONS):
     finetune_job.check_training(condition_config(config, condition))
   if any(FT_CONDITIONS.get(c) for c in conditions_of(config)):
@@ -163,6 +166,20 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
   return found
 
 
+AUGMENTED_STEPS = ("same_epochs", "same_steps")
+
+
+def baseline_epochs(config, dataset: schema.Dataset, condition: str) -> float:
+  """With fixed steps and `augmented_steps="same_epochs"`, the epochs the FT baseline's train.steps make
+  over its own documents (which `condition` then trains over its mix); 0 when steps stay as given."""
+  if condition == "ft" or config.train.get("epochs") or config.get("augmented_steps", "same_epochs") != "same_epochs":
+    return 0.0
+  baseline = condition_config(config, "ft")
+  data = trainer.FinetuneConfig.from_config(baseline).data
+  documents = training_mix(dataset, data, "ft", {}).documents
+  return baseline.train.steps * baseline.data.batch_size / len(documents)
+
+
 def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition: str,
                  augmented: dict[str, tuple[schema.Document, ...]]) -> augmented_documents.Mix:
   """The condition's training documents and augmentations, every one split as `data.sentence_split` says."""
@@ -173,8 +190,12 @@ def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition
 
 def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
                        dataset_name: str, pretrained_nll: float) -> list[records.ResultRecord]:
+  epochs_of_baseline = baseline_epochs(config, dataset, condition)
   config = condition_config(config, condition)
   finetune_config = trainer.FinetuneConfig.from_config(config)
+  if epochs_of_baseline:
+    finetune_config = dataclasses.replace(
+        finetune_config, loop=dataclasses.replace(finetune_config.loop, epochs=epochs_of_baseline))
   sentence_split = finetune_config.data.sentence_split
   mix = training_mix(dataset, finetune_config.data, condition, augmented)
   finetune_config = trainer.with_epochs(finetune_config, len(mix.documents))

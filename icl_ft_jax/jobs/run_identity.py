@@ -58,7 +58,7 @@ def condition_identity(config, condition: str, *, fine_tuned: bool = False, augm
     return identity(config, condition)
   settings = {"data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
               "optimizer": config.optimizer.to_dict(), "steps": config.train.steps,
-              "epochs": config.train.get("epochs", 0.0)}
+              "epochs": config.train.get("epochs", 0.0), "augmented_steps": config.get("augmented_steps", "same_steps")}
   if augmented:
     from icl_ft_jax.augment import prompts  # pylint: disable=g-import-not-at-top
 
