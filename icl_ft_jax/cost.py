@@ -240,8 +240,9 @@ def estimate(config) -> list[Stage]:
       sampled_docs["oracle"] = len(pipeline.run_oracle(dataset, augment_config).documents)
     for condition, mix in steps.finetuned.items():
       # An experiment's condition may set its own data fields (`data_by_condition`: sentence splitting, rows).
-      trained = experiment.condition_config(seeded, condition) if config.get("job") == "experiment" else seeded
-      finetune_config = trainer.FinetuneConfig.from_config(trained)
+      # and train the baseline's epochs (`augmented_steps`).
+      finetune_config = (experiment.condition_finetune_config(seeded, dataset, condition)
+                         if config.get("job") == "experiment" else trainer.FinetuneConfig.from_config(seeded))
       documents = (len(train_data.training_documents(dataset, finetune_config.data))
                    + sum(sampled_docs.get(s, 0) for s in mix))
       step_config = trainer.with_epochs(finetune_config, documents)

@@ -81,6 +81,7 @@ def test_each_stage_is_counted_when_the_config_runs_it():
 
 def test_fine_tuning_is_steps_times_the_step_for_every_condition_and_seed():
   config = _experiment("ft,ft+oracle", seeds=2)
+  config.augmented_steps = "same_steps"
   step = cost.train_step_flops(cost.model_shape("tiny"), tuning_lib.TuningConfig(), config.data.batch_size,
                                config.data.max_length)
   assert _by_stage(config)["fine-tuning"] == pytest.approx(2 * 2 * config.train.steps * step)
@@ -88,6 +89,7 @@ def test_fine_tuning_is_steps_times_the_step_for_every_condition_and_seed():
 
 def test_a_condition_trains_with_its_own_data_fields():
   config = _experiment("ft,ft+oracle")
+  config.augmented_steps = "same_steps"
   config.data_by_condition.ft_oracle.max_length = 2 * config.data.max_length
   shape = cost.model_shape("tiny")
   step = lambda length: cost.train_step_flops(shape, tuning_lib.TuningConfig(), config.data.batch_size, length)
@@ -98,6 +100,11 @@ def test_a_condition_trains_with_its_own_data_fields():
 def test_epochs_train_an_augmented_mix_longer():
   plain, oracle = _by_stage(_experiment("ft", epochs=2))["fine-tuning"], _by_stage(_experiment("ft+oracle", epochs=2))
   assert oracle["fine-tuning"] > plain
+
+
+def test_augmented_conditions_train_the_baselines_epochs_by_default():
+  plain, oracle = _by_stage(_experiment("ft"))["fine-tuning"], _by_stage(_experiment("ft+oracle"))["fine-tuning"]
+  assert oracle > plain  # A larger mix, the same epochs: more steps than train.steps.
 
 
 def test_icl_scoring_pays_for_attending_to_the_context():

@@ -180,6 +180,15 @@ def baseline_epochs(config, dataset: schema.Dataset, condition: str) -> float:
   return baseline.train.steps * baseline.data.batch_size / len(documents)
 
 
+def condition_finetune_config(config, dataset: schema.Dataset, condition: str) -> trainer.FinetuneConfig:
+  """What `condition` trains with: its data fields, and the baseline's epochs where `augmented_steps` asks."""
+  finetune_config = trainer.FinetuneConfig.from_config(condition_config(config, condition))
+  epochs = baseline_epochs(config, dataset, condition)
+  if not epochs:
+    return finetune_config
+  return dataclasses.replace(finetune_config, loop=dataclasses.replace(finetune_config.loop, epochs=epochs))
+
+
 def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition: str,
                  augmented: dict[str, tuple[schema.Document, ...]]) -> augmented_documents.Mix:
   """The condition's training documents and augmentations, every one split as `data.sentence_split` says."""
@@ -190,12 +199,8 @@ def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition
 
 def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
                        dataset_name: str, pretrained_nll: float) -> list[records.ResultRecord]:
-  epochs_of_baseline = baseline_epochs(config, dataset, condition)
+  finetune_config = condition_finetune_config(config, dataset, condition)
   config = condition_config(config, condition)
-  finetune_config = trainer.FinetuneConfig.from_config(config)
-  if epochs_of_baseline:
-    finetune_config = dataclasses.replace(
-        finetune_config, loop=dataclasses.replace(finetune_config.loop, epochs=epochs_of_baseline))
   sentence_split = finetune_config.data.sentence_split
   mix = training_mix(dataset, finetune_config.data, condition, augmented)
   finetune_config = trainer.with_epochs(finetune_config, len(mix.documents))
