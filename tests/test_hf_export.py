@@ -102,7 +102,6 @@ def test_import_round_trip_is_bit_identical(full_export):
   assert reloaded.tokenizer.encode(TEXTS[0]) == loading.load_model({"name": "tiny"}).tokenizer.encode(TEXTS[0])
 
 
-@pytest.mark.xfail(reason="Regression found at the end of the session: the merged LoRA params no longer match the LoRA forward (max logit diff 0.4 on the tiny model); fix first next session (see the closing note).", strict=False)
 def test_lora_adapters_alone_add_up_to_the_merged_export(tiny_model, one_device_mesh, tmp_path):
   from safetensors.numpy import load_file  # pylint: disable=g-import-not-at-top
 

@@ -71,8 +71,19 @@ def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=Non
   return x, None
 
 
+def _blocks(module, tokens):
+  inputs = gemma_internals.encode_inputs(module, tokens, None, None)
+  return gemma_internals.apply_blocks(module, inputs, None)
+
+
 def einsum_equations(model) -> dict[tuple[str, ...], str]:
-  """Param path of each Einsum weight -> its einsum equation, found by tracing the model once."""
+  """Param path of each Einsum weight -> its einsum equation, found by tracing the blocks once.
+
+  Traces the blocks, not `model.__call__`: gemma jits `__call__` with `nn.jit`, whose trace cache
+  is keyed on the module, so once any run of the model was traced with the same shapes, Python
+  (and this interceptor) never runs again and nothing would be found -- the merge would then
+  silently return the base weights.
+  """
   from gemma import gm  # pylint: disable=g-import-not-at-top
 
   found = {}
@@ -85,7 +96,9 @@ def einsum_equations(model) -> dict[tuple[str, ...], str]:
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):
-    jax.eval_shape(lambda: model.init(jax.random.key(0), _probe_tokens()))
+    jax.eval_shape(lambda: model.init(jax.random.key(0), _probe_tokens(), method=_blocks))
+  if not found:
+    raise RuntimeError(f"Found no Einsum in {type(model).__name__}'s blocks: LoRA adapters could not be merged.")
   return found
 
 

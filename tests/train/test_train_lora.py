@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from icl_ft_jax.model import forward
 from icl_ft_jax.train import lora, trainer
@@ -15,7 +14,6 @@ def _leaf_names(tree):
   return ["/".join(str(k.key) for k in path) for path, _ in jax.tree_util.tree_leaves_with_path(tree)]
 
 
-@pytest.mark.xfail(reason="Regression found at the end of the session: the merged LoRA params no longer match the LoRA forward (max logit diff 0.4 on the tiny model); fix first next session (see the closing note).", strict=False)
 def test_only_adapters_train_and_merge_matches(tiny_model, one_device_mesh):
   cfg = helpers.config(lora_rank=2, steps=2)
   run = trainer.prepare(tiny_model, cfg, mesh=one_device_mesh)
@@ -45,6 +43,17 @@ def test_only_adapters_train_and_merge_matches(tiny_model, one_device_mesh):
   np.testing.assert_allclose(forward.unembed(tiny_model.model, merged, hidden), lora_logits, atol=2e-4)
   base_logits = tiny_model.model.apply({"params": tiny_model.params}, tokens).logits
   assert np.abs(np.asarray(merged_logits - base_logits)).max() > 1e-3
+
+
+def test_einsums_are_found_after_the_model_was_traced(tiny_model):
+  # gemma's nn.jit on Transformer.__call__ caches its trace per module: an earlier call with the
+  # same shapes used to hide every Einsum from the interceptor, and the merge returned the base.
+  jax.eval_shape(lambda: tiny_model.model.init(jax.random.key(1), jnp.zeros((1, 4), jnp.int32)))
+  equations = lora.einsum_equations(tiny_model.model)
+  per_layer = {path[1:-1] if path[-1] == "w" else path[1:] for path in equations}
+  assert per_layer == {("attn", "q_einsum"), ("attn", "kv_einsum"), ("attn", "attn_vec_einsum"),
+                       ("mlp", "gating_einsum"), ("mlp", "linear")}
+  assert len(equations) == 5 * tiny_model.model.config.num_layers
 
 
 def test_frozen_embedding_is_not_trained(tiny_model, one_device_mesh):
