@@ -104,13 +104,28 @@ def base(job: str, dataset_name: str, size: str = "cpu", seed: int = 0) -> confi
 
 
 def icl_for(dataset_name: str, size: str, seed: int = 0) -> config_dict.ConfigDict:
-  """The ICL section, subsampled 8x in context where the study does it (its largest datasets)."""
+  """The ICL section as the study lays it out.
+
+  The study presents the whole dataset in context, and subsamples 8x only where long
+  contexts interfere: semantic structure. At study size every other dataset goes in whole
+  when it fits the model's window (reversal curse: about 88k tokens, whole on the 128k-token
+  4B+ models), else the largest fraction that fits, recorded with the results.
+  """
   section = icl()
   section.seed = seed
-  if dataset_name == "semantic_structure" or (size == "study" and dataset_name == "reversal_curse"):
+  if dataset_name == "semantic_structure":
     section.subsample = 0.125
     section.fit = "subsample"
+  elif size == "study":
+    section.fit = "subsample"
   return section
+
+
+# What the study's in-context prompt for an instruction-tuned model asks: answer from the context. It is
+# the user's turn before the documents (icl.instruction); the statement being scored opens the model's turn.
+# Generic: tests/augment/test_prompt_guard.py checks it shows no test wording.
+ICL_CHAT_INSTRUCTION = ("Here are some documents. Read them, and then use only what they say to finish the"
+                        " sentence I start in your reply.")
 
 
 def icl() -> config_dict.ConfigDict:
@@ -123,6 +138,7 @@ def icl() -> config_dict.ConfigDict:
       "fit": "error",
       "max_context_tokens": 0,
       "seed": 0,
+      "prompt_format": "auto",  # "plain", "chat" (Gemma's chat template), "auto": chat for -it models.
   })
 
 
@@ -226,6 +242,7 @@ def augment(size: str = "cpu") -> config_dict.ConfigDict:
       "min_words": 3,
       "oracle_derived": True,
       "seed": 0,
+      "prompt_format": "auto",  # "plain", "chat" (Gemma's chat template), "auto": chat for -it models.
   })
 
 

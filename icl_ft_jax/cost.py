@@ -24,7 +24,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from icl_ft_jax import augment, icl
+from icl_ft_jax import augment, chat, icl
 from icl_ft_jax.augment import pipeline, prompts
 from icl_ft_jax.data import schema
 from icl_ft_jax.model import specs
@@ -211,7 +211,8 @@ def estimate(config) -> list[Stage]:
   if not steps.seeds:
     return []
   shape = model_shape(config.model.name)
-  window = specs.SPECS[config.model.name].max_sequence_length
+  model_spec = specs.lookup(config.model.name)
+  window = model_spec.max_sequence_length
   flops = dict.fromkeys(("fine-tuning", "scoring", "ICL prefill", "augmentation sampling"), 0.0)
   details: dict[str, list[str]] = {name: [] for name in flops}
   for seed in steps.seeds:
@@ -232,7 +233,8 @@ def estimate(config) -> list[Stage]:
     augment_config = augment.AugmentConfig.from_config(seeded.augment.to_dict()) if "augment" in seeded else None
     sampled_docs = {}
     for strategy in steps.sampled:
-      sampled, count, what = _sampling(shape, dataset, augment_config, strategy, tokens, window)
+      turn = chat.turn_for(augment_config.prompt_format, model_spec)
+      sampled, count, what = _sampling(shape, dataset, augment_config, strategy, tokens, window, turn)
       flops["augmentation sampling"] += sampled
       sampled_docs[strategy] = count
       details["augmentation sampling"].append(what)
@@ -257,22 +259,22 @@ def estimate(config) -> list[Stage]:
 
 
 def _sampling(shape: Shape, dataset: schema.Dataset, config: augment.AugmentConfig, strategy: str,
-              tokens: TokenEstimate, window: int) -> tuple[float, int, str]:
+              tokens: TokenEstimate, window: int, turn: chat.Turn) -> tuple[float, int, str]:
   """(FLOPs, expected kept statements, description) of one sampled augmentation strategy."""
   samples = config.sampling.samples_per_input
   if strategy == "local":
     targets = pipeline.local_targets(dataset, config)
-    preamble = tokens.document(prompts.local_preamble(pipeline._examples(dataset, config)))  # pylint: disable=protected-access
+    preamble = tokens.document(prompts.local_preamble(pipeline._examples(dataset, config), turn))  # pylint: disable=protected-access
     new_tokens = pipeline.local_max_new_tokens(targets, config)
-    suffixes = [tokens.document(prompts.local_suffix(t.text)) for t in targets]
+    suffixes = [tokens.document(prompts.local_suffix(t.text, turn)) for t in targets]
   else:
     targets = pipeline._subsample(list(dataset.documents), config)  # pylint: disable=protected-access
     room = max(config.sampling.prompt_buckets) + config.global_max_new_tokens + 128
     budget = config.global_context_tokens or window - room
-    context = icl.build_context(dataset.documents, prompts.global_context_config(config.sampling.seed, budget),
+    context = icl.build_context(dataset.documents, prompts.global_context_config(config.sampling.seed, budget, turn),
                                 tokens.document, budget)
     preamble, new_tokens = context.num_tokens, config.global_max_new_tokens
-    suffixes = [tokens.document(prompts.global_suffix(t)) for t in targets]
+    suffixes = [tokens.document(prompts.global_suffix(t, turn)) for t in targets]
   flops = sampling_flops(shape, preamble, suffixes, samples, new_tokens)
   kept = round(len(targets) * samples * STATEMENTS_PER_SAMPLE[strategy])
   return flops, kept, f"{strategy} {len(targets)} x {samples} samples of {new_tokens} tokens"

@@ -3,7 +3,10 @@
 The context is the dataset's documents, shuffled with the seed, optionally
 subsampled (the study keeps 1/8 of the largest datasets), joined with a
 separator, after optional instruction text and demonstrations. It ends with the
-separator, so the question starts a new paragraph.
+separator, so the question starts a new paragraph. With `prompt_format="chat"` (an
+instruction-tuned model, see `icl_ft_jax/chat.py`) the instruction and documents are the
+user's turn and the context ends by opening the model's turn: the question's statement is
+the start of the model's answer, and each choice is scored as its continuation.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from icl_ft_jax import chat
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError, UserError
 
 FIT_POLICIES = ("error", "subsample")
+CONTEXT_FORMATS = ("plain", "chat")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -34,6 +39,8 @@ class ContextConfig:
       that fits and records it.
     max_context_tokens: Context budget (0 = the model's window minus the question).
     seed: Shuffle and subsample seed.
+    prompt_format: "plain", or "chat" (the user's turn holds everything, the model's turn is
+      opened after it). Jobs resolve the config's "auto" with `chat.resolve`.
   """
 
   separator: str = "\n\n"
@@ -43,12 +50,16 @@ class ContextConfig:
   fit: str = "error"
   max_context_tokens: int = 0
   seed: int = 0
+  prompt_format: str = "plain"
 
   def __post_init__(self):
     if not 0.0 < self.subsample <= 1.0:
       raise ConfigError(f"icl.subsample must be in (0, 1], got {self.subsample}.")
     if self.fit not in FIT_POLICIES:
       raise ConfigError(f"icl.fit must be one of {FIT_POLICIES}, got {self.fit!r}.")
+    if self.prompt_format not in CONTEXT_FORMATS:
+      raise ConfigError(f"A context's prompt_format must be one of {CONTEXT_FORMATS} (resolve 'auto' with"
+                        f" chat.resolve), got {self.prompt_format!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +80,10 @@ def ordered_documents(documents: Sequence[schema.Document], fraction: float, see
 def render(documents: Sequence[schema.Document], config: ContextConfig) -> str:
   parts = ([config.instruction] if config.instruction else []) + [d.text for d in documents]
   parts += list(config.demonstrations)
-  return "".join(part + config.separator for part in parts)
+  text = "".join(part + config.separator for part in parts)
+  if config.prompt_format == "chat":
+    return chat.gemma_user_turn().wrap(text.removesuffix(config.separator))
+  return text
 
 
 def build_context(documents: Sequence[schema.Document], config: ContextConfig, count_tokens,

@@ -37,7 +37,42 @@ def test_quickstart_is_the_reversal_experiment():
   assert {"ft", "ft+oracle", "icl"} <= set(config.conditions)
 
 
-def test_study_size_subsamples_the_largest_datasets_in_context():
-  assert _load("experiment.py", "reversal_curse,size=study").icl.subsample == 0.125
+def test_study_size_puts_the_whole_dataset_in_context_where_it_fits():
+  for name in ("reversal_curse", "simple_reversals", "simple_syllogisms", "process_knowledge"):
+    section = _load("experiment.py", f"{name},size=study").icl
+    assert (section.subsample, section.fit) == (1.0, "subsample"), name  # Whole, else the most that fits.
   assert _load("experiment.py", "reversal_curse,size=cpu").icl.subsample == 1.0
-  assert _load("icl.py", "semantic_structure").icl.subsample == 0.125
+  assert _load("icl.py", "semantic_structure").icl.subsample == 0.125  # Where the study subsampled 8x.
+  assert _load("tpu/study.py", "semantic_structure").icl.subsample == 0.125
+
+
+def test_study_config_prompts_the_instruction_tuned_model_in_chat():
+  from icl_ft_jax.jobs import icl as icl_job  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.augment import pipeline  # pylint: disable=g-import-not-at-top
+
+  study = _load("tpu/study.py", "reversal_curse")
+  assert study.model.name == "gemma3-4b-it" and study.icl.instruction == config_defaults.ICL_CHAT_INSTRUCTION
+  assert icl_job.context_config(study).prompt_format == "chat"
+  assert pipeline.AugmentConfig.from_config(study.augment.to_dict()).prompt_format == "auto"
+  assert (study.tuning.lora_rank, study.optimizer.learning_rate) == (0, 3e-5)
+  base = _load("tpu/study.py", "reversal_curse,model=gemma3-4b")
+  assert base.icl.instruction == "" and icl_job.context_config(base).prompt_format == "plain"
+  base.icl.prompt_format = "chat"
+  assert icl_job.context_config(base).prompt_format == "chat"
+
+
+@pytest.mark.parametrize("model, whole", [("gemma3-4b-it", True), ("gemma3-1b-it", False)])
+def test_study_reversal_curse_goes_in_context_whole_where_the_window_holds_it(tiny_model, model, whole):
+  import types  # pylint: disable=g-import-not-at-top
+
+  from icl_ft_jax.jobs import common, icl as icl_job  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.model import specs  # pylint: disable=g-import-not-at-top
+
+  config = _load("tpu/study.py", f"reversal_curse,model={model}")
+  dataset = common.build_dataset(config.dataset)
+  loaded = types.SimpleNamespace(tokenizer=tiny_model.tokenizer, spec=specs.lookup(model))  # The real tokenizer.
+  context = icl_job.fitted_context(loaded, dataset, config)
+  window = specs.lookup(model).max_sequence_length
+  assert context.num_tokens < window and (context.fraction == 1.0) == whole
+  if not whole:  # The 1B's 32k window holds about a third of the ~88k tokens: the most that fits, recorded.
+    assert 0.2 < context.fraction < 0.4 and context.num_tokens > 0.9 * (window - 512)

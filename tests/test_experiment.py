@@ -49,6 +49,7 @@ def test_experiment_end_to_end_and_resume(tmp_path):
   nll = oracle.metadata["heldout_nll"]  # The random model's loss on prose: near log(vocab), moved by training.
   assert abs(nll["pretrained"] - math.log(262144)) < 1.0 and nll["finetuned"] != nll["pretrained"]
   assert {r.metadata["sentence_split"] for r in results if r.condition.startswith("ft")} == {"none"}
+  assert {r.metadata["prompt_format"] for r in results if r.condition == "icl"} == {"plain"}  # "auto", not -it.
   rows = list(csv.DictReader((tmp_path / "results.csv").open()))
   assert {r["num_seeds"] for r in rows} == {"2"}
   assert {r["sentence_split"] for r in rows if r["condition"] == "ft+oracle"} == {"none"}

@@ -20,6 +20,7 @@ class WordTokenizer:
 @dataclasses.dataclass
 class Spec:
   max_sequence_length: int
+  instruction_tuned: bool = False
 
 
 @dataclasses.dataclass

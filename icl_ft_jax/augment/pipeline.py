@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from icl_ft_jax import icl
+from icl_ft_jax import chat, icl
 from icl_ft_jax.augment import claims as claims_lib
 from icl_ft_jax.augment import documents as documents_lib
 from icl_ft_jax.augment import oracle, parsing, prompts, quality, sampling
@@ -57,6 +57,7 @@ class AugmentConfig:
     prefill_chunk: Chunk length of the global context's prefill.
     filters: Statement filters.
     oracle_derived: The oracle also writes derived inferences (syllogism conclusions, closure).
+    prompt_format: "plain", "chat" (Gemma's chat template) or "auto" (chat for -it models).
   """
 
   strategies: tuple[str, ...] = STRATEGIES
@@ -70,6 +71,7 @@ class AugmentConfig:
   prefill_chunk: int = 1024
   filters: parsing.FilterConfig = parsing.FilterConfig()
   oracle_derived: bool = True
+  prompt_format: str = "auto"
 
   def __post_init__(self):
     unknown = [s for s in self.strategies if s not in STRATEGIES]
@@ -79,6 +81,8 @@ class AugmentConfig:
       raise ConfigError(f"augment.unit must be one of {UNITS}, got {self.unit!r}.")
     if self.num_shots < 0 or self.max_targets < 0:
       raise ConfigError("augment.num_shots and augment.max_targets must be >= 0.")
+    if self.prompt_format not in chat.PROMPT_FORMATS:
+      raise ConfigError(f"augment.prompt_format must be one of {chat.PROMPT_FORMATS}, got {self.prompt_format!r}.")
     if self.global_max_new_tokens < 1:
       raise ConfigError(f"augment.global_max_new_tokens must be >= 1, got {self.global_max_new_tokens}.")
 
@@ -223,10 +227,12 @@ def run_local(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, p
   # cache, so each sample runs only its target's block (the prompt is ~10x longer than the block).
   sampler = sampling.SharedContextSampler(loaded, mesh, dataclasses.replace(config.sampling, max_new_tokens=tokens),
                                           prefill_chunk=config.prefill_chunk, progress=progress)
-  generations = sampler.sample(prompts.local_preamble(examples), [prompts.local_suffix(t.text) for t in targets],
-                               description="local augmentation")
+  turn = chat.turn_for(config.prompt_format, loaded.spec)
+  generations = sampler.sample(prompts.local_preamble(examples, turn),
+                               [prompts.local_suffix(t.text, turn) for t in targets], description="local augmentation")
   setup = {"unit": config.unit, "examples": "family" if config.family_examples else "generic",
-           "worked_examples": [e.statement for e in examples], "max_new_tokens": tokens}
+           "worked_examples": [e.statement for e in examples], "max_new_tokens": tokens,
+           "prompt_format": chat.resolve(config.prompt_format, loaded.spec)}
   return _finish("local", dataset, targets, generations, config, start, setup=setup)
 
 
@@ -235,11 +241,12 @@ def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, 
   """The training set in context (as much as fits, recorded), then a long reasoning trace per target."""
   start = time.time()
   targets = _subsample(list(dataset.documents), config)
-  suffixes = [prompts.global_suffix(t) for t in targets]
+  turn = chat.turn_for(config.prompt_format, loaded.spec)
+  suffixes = [prompts.global_suffix(t, turn) for t in targets]
   sampling_config = dataclasses.replace(config.sampling, max_new_tokens=config.global_max_new_tokens)
   room = max(config.sampling.prompt_buckets) + config.global_max_new_tokens + 128
   budget = config.global_context_tokens or loaded.spec.max_sequence_length - room
-  spec = prompts.global_context_config(config.sampling.seed, budget)
+  spec = prompts.global_context_config(config.sampling.seed, budget, turn)
   context = icl.build_context(dataset.documents, spec, lambda t: len(loaded.tokenizer.encode(t)), budget)
   logging.info("Global augmentation context: %d documents (%.3f of them), %d tokens.", len(context.document_ids),
                context.fraction, context.num_tokens)
@@ -247,7 +254,8 @@ def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, 
                                           progress=progress, stop_at_blank_line=False)
   generations = sampler.sample(context.text, suffixes)
   setup = {"context_documents": len(context.document_ids), "context_fraction": round(context.fraction, 4),
-           "context_tokens": context.num_tokens, "max_new_tokens": config.global_max_new_tokens}
+           "context_tokens": context.num_tokens, "max_new_tokens": config.global_max_new_tokens,
+           "prompt_format": chat.resolve(config.prompt_format, loaded.spec)}
   return _finish("global", dataset, targets, generations, config, start, setup=setup, trace=True)
 
 

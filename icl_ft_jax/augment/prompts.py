@@ -20,6 +20,10 @@ the local sampler's stop token):
 Global format: the instruction and a worked example that reasons across documents,
 the training documents, then one target document's open block; the generation is a
 long reasoning trace that ends at the token limit or at the next block.
+
+For an instruction-tuned model (`augment.prompt_format`, see `icl_ft_jax/chat.py`) the
+same text is the user's turn (the preamble opens it, the target's block closes it) and
+the generation is the model's answer.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 
-from icl_ft_jax import icl
+from icl_ft_jax import chat, icl
 from icl_ft_jax.data import schema
 
 STATEMENT_PREFIX = "Statement:"
@@ -158,20 +162,25 @@ def block(statement: str, header: str, follows: Sequence[str] = (), prefix: str 
   return f"{prefix} {statement}\n{header}\n" + "".join(f"{line}\n" for line in follows)
 
 
-def local_prompt(target: str, examples: Sequence[WorkedExample]) -> str:
+def local_prompt(target: str, examples: Sequence[WorkedExample], turn: chat.Turn = chat.PLAIN) -> str:
   """Instruction, worked examples, then the target statement's open block."""
-  return local_preamble(examples) + local_suffix(target)
+  return local_preamble(examples, turn) + local_suffix(target, turn)
 
 
-def local_preamble(examples: Sequence[WorkedExample]) -> str:
+def local_preamble(examples: Sequence[WorkedExample], turn: chat.Turn = chat.PLAIN) -> str:
   """The part of every local prompt before the target: prefilled once and shared by all targets."""
   shots = "".join(block(e.statement, LOCAL_HEADER, e.follows) + "\n" for e in examples)
-  return f"{LOCAL_INSTRUCTION}\n\n{shots}"
+  return f"{turn.start}{LOCAL_INSTRUCTION}\n\n{shots}"
 
 
-def local_suffix(target: str) -> str:
-  """The target statement's open block, which the model continues."""
-  return block(target, LOCAL_HEADER)
+def local_suffix(target: str, turn: chat.Turn = chat.PLAIN) -> str:
+  """The target statement's open block, which the model continues (in a chat, answers)."""
+  return _close(block(target, LOCAL_HEADER), turn)
+
+
+def _close(open_block: str, turn: chat.Turn) -> str:
+  """The open block as the end of the user's turn, which opens the model's."""
+  return open_block.removesuffix("\n") + turn.end if turn.end else open_block
 
 
 def global_preamble() -> str:
@@ -181,15 +190,16 @@ def global_preamble() -> str:
   return f"{GLOBAL_INSTRUCTION}\n\nHere is a worked example.\n{documents}\n{shots}\n{GLOBAL_DOCUMENTS_INTRO}"
 
 
-def global_context_config(seed: int, max_tokens: int) -> icl.ContextConfig:
+def global_context_config(seed: int, max_tokens: int, turn: chat.Turn = chat.PLAIN) -> icl.ContextConfig:
   """The preamble, then the training documents (subsampled only if they do not fit)."""
-  return icl.ContextConfig(instruction=global_preamble(), fit="subsample", max_context_tokens=max_tokens,
+  return icl.ContextConfig(instruction=turn.start + global_preamble(), fit="subsample", max_context_tokens=max_tokens,
                            seed=seed)
 
 
-def global_suffix(target: schema.Document) -> str:
+def global_suffix(target: schema.Document, turn: chat.Turn = chat.PLAIN) -> str:
   """After the shared context: one target document's open block."""
-  return "Now the document to reason about.\n" + block(target.text, GLOBAL_HEADER, prefix=DOCUMENT_PREFIX)
+  return _close("Now the document to reason about.\n" + block(target.text, GLOBAL_HEADER, prefix=DOCUMENT_PREFIX),
+                turn)
 
 
 def example_texts() -> tuple[str, ...]:

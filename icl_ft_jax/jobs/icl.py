@@ -14,18 +14,25 @@ import pathlib
 
 import jax
 
-from icl_ft_jax import distributed, evaluation, icl, sharding
+from icl_ft_jax import chat, distributed, evaluation, icl, sharding
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.jobs import common, run_identity, workdir as workdir_lib
-from icl_ft_jax.model import loading
+from icl_ft_jax.model import loading, specs
 from icl_ft_jax.report import records
 from icl_ft_jax.scoring import Scorer
 
 CONDITIONS = ("pretrained", "icl")
 
 
-def context_config(config) -> icl.ContextConfig:
-  return icl.ContextConfig(**{**config.icl.to_dict(), "demonstrations": tuple(config.icl.demonstrations)})
+def context_config(config, spec: specs.ModelSpec | None = None) -> icl.ContextConfig:
+  """`config.icl` as a ContextConfig, its prompt format resolved for the model ("auto": chat for -it).
+
+  `spec`: the loaded model's (default: `config.model.name`'s).
+  """
+  section = config.icl.to_dict()
+  prompt_format = chat.resolve(section.pop("prompt_format", "auto"), spec or specs.lookup(config.model.name))
+  return icl.ContextConfig(**{**section, "demonstrations": tuple(config.icl.demonstrations),
+                              "prompt_format": prompt_format})
 
 
 def make_scorer(loaded, mesh, config, *, with_context: bool) -> Scorer:
@@ -37,7 +44,7 @@ def make_scorer(loaded, mesh, config, *, with_context: bool) -> Scorer:
 
 def fitted_context(loaded, dataset, config) -> icl.Context:
   """The ICL context in the model's window; a too-long one is refused with a subsample that fits."""
-  spec = context_config(config)
+  spec = context_config(config, loaded.spec)
   budget = spec.max_context_tokens or loaded.spec.max_sequence_length - 512
   budget -= 1  # The scorer prepends BOS to the context.
   count = lambda t: len(loaded.tokenizer.encode(t))
@@ -82,7 +89,8 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None,
     scorer = make_scorer(loaded, mesh, config, with_context=True)
     results += evaluation.evaluate(
         scorer, dataset, condition="icl", context=context.text,
-        metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4)},
+        metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4),
+                  "prompt_format": context_config(config, loaded.spec).prompt_format},
         predictions_path=predictions("icl"), **shared)
   return results
 

@@ -50,12 +50,6 @@ def resolve_dtype(name: str) -> jnp.dtype:
   return jnp.dtype(name)
 
 
-def _spec(name: str) -> specs.ModelSpec:
-  if name not in specs.SPECS:
-    raise ModelLoadError(f"Unknown model {name!r}. Known models: {', '.join(sorted(specs.SPECS))}.")
-  return specs.SPECS[name]
-
-
 def _check_reachable(path: str) -> None:
   """Fails fast with advice when a gs:// path can't be reached (no network, no creds)."""
   if not path.startswith("gs://"):
@@ -176,7 +170,7 @@ def load_model(model_config: Mapping[str, Any], *, mesh: jax.sharding.Mesh | Non
     seed: Init seed for random-init models.
   """
   start = time.time()
-  spec = _spec(model_config["name"])
+  spec = specs.lookup(model_config["name"])
   dtype = resolve_dtype(model_config.get("dtype", "auto"))
   checkpoint = model_config.get("checkpoint") or spec.checkpoint
   tokenizer_path = model_config.get("tokenizer") or spec.tokenizer

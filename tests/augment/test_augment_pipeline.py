@@ -36,6 +36,16 @@ def test_local_run_records_its_prompt_setup(tiny_model, one_device_mesh):
   setup = result.summary()["setup"]
   assert setup["examples"] == "family" and setup["unit"] == "sentence" and setup["max_new_tokens"] == 4
   assert len(setup["worked_examples"]) == 2
+  assert setup["prompt_format"] == "plain"  # "auto" on a pretrained model.
+
+
+def test_local_run_in_chat_format_answers_in_the_models_turn(tiny_model, one_device_mesh):
+  config = pipeline.AugmentConfig(
+      strategies=("local",), max_targets=2, num_shots=1, prompt_format="chat",
+      sampling=sampling.SamplingConfig(max_new_tokens=4, batch_size=2, prompt_buckets=(256,)))
+  result = pipeline.run_local(tiny_model, one_device_mesh, dataset("simple_reversals"), config, progress=False)
+  assert result.summary()["setup"]["prompt_format"] == "chat"
+  assert result.num_generations == 2 * config.sampling.samples_per_input
 
 
 def test_global_sampler_can_run_past_blank_lines(tiny_model, one_device_mesh):

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from icl_ft_jax import config_defaults
+from icl_ft_jax import chat, config_defaults
 from icl_ft_jax.augment import prompts
 from icl_ft_jax.data import registry, reversal_curse, schema, semantic_text, splitting
 
@@ -110,7 +110,11 @@ def every_prompt_text() -> list[str]:
   target = schema.Document(id="t", text="Glorp is a thing.", provenance="")
   rendered = [prompts.local_prompt(target.text, prompts.examples_for(name, 99, family))
               for name in DATASETS for family in (False, True)]
-  return [*prompts.all_prompt_texts(), *rendered, prompts.global_preamble() + prompts.global_suffix(target)]
+  turn = chat.gemma_user_turn()
+  rendered += [prompts.local_prompt(target.text, prompts.GENERIC_EXAMPLES, turn),
+               prompts.global_context_config(0, 1, turn).instruction + prompts.global_suffix(target, turn)]
+  return [*prompts.all_prompt_texts(), *rendered, prompts.global_preamble() + prompts.global_suffix(target),
+          config_defaults.ICL_CHAT_INSTRUCTION]
 
 
 def test_skeletons_cover_every_family():
