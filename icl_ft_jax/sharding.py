@@ -231,4 +231,5 @@ def check_sharded_as(tree, shardings) -> None:
 
   jax.tree_util.tree_map_with_path(check, tree, shardings)
   if mismatches:
-    raise AssertionError("params are not sharded as asked:\n" + "\n".join(mismatches[:10]))
+    raise RuntimeError("Params are not sharded as asked (a bug in icl_ft_jax: please report it with the"
+                       " mesh and model):\n" + "\n".join(mismatches[:10]))

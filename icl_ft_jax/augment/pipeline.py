@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from icl_ft_jax import chat, icl
+from icl_ft_jax import chat, config_sections, icl
 from icl_ft_jax.augment import claims as claims_lib
 from icl_ft_jax.augment import documents as documents_lib
 from icl_ft_jax.augment import oracle, parsing, prompts, quality, sampling
@@ -90,12 +90,11 @@ class AugmentConfig:
   def from_config(cls, config: Mapping[str, Any]) -> AugmentConfig:
     """From the `augment` section of a job config (see `configs/augment.py`)."""
     config = dict(config)
-    sampling_fields = {f.name for f in dataclasses.fields(sampling.SamplingConfig)}
-    filter_fields = {"max_chars", "min_words"}
-    own = {f.name for f in dataclasses.fields(cls)} - {"sampling", "filters"}
-    unknown = sorted(set(config) - sampling_fields - filter_fields - own)
-    if unknown:
-      raise ConfigError(f"augment has no field(s) {unknown}.")
+    sampling_fields = config_sections.field_names(sampling.SamplingConfig)
+    filter_fields = config_sections.field_names(parsing.FilterConfig)
+    own = config_sections.field_names(cls) - {"sampling", "filters"}
+    config_sections.check_keys(cls, {k: v for k, v in config.items() if k not in sampling_fields | filter_fields},
+                               "augment", also=sampling_fields | filter_fields)
     if isinstance(config.get("strategies"), str):  # "--config.augment.strategies=local,oracle"
       config["strategies"] = tuple(s.strip() for s in config["strategies"].split(",") if s.strip())
     tuples = lambda d: {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in d.items()}

@@ -9,11 +9,11 @@ Dataset, with clear errors for unknown families or fields.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from icl_ft_jax import config_sections
 from icl_ft_jax.data import schema
 
 FAMILIES: dict[str, str] = {
@@ -34,15 +34,7 @@ def family_module(family: str):
 
 def family_config(family: str, overrides: Mapping[str, Any] | None = None):
   """The family's `Config` with `overrides` applied; unknown fields are an error."""
-  config_cls = family_module(family).Config
-  overrides = dict(overrides or {})
-  known = {f.name for f in dataclasses.fields(config_cls)}
-  unknown = sorted(set(overrides) - known)
-  if unknown:
-    raise ValueError(
-        f"Dataset family {family!r} has no field(s) {unknown}. Its fields: {', '.join(sorted(known))}."
-    )
-  return config_cls(**overrides)
+  return config_sections.build(family_module(family).Config, overrides or {}, f"Dataset family {family!r}")
 
 
 def build_dataset(spec: Mapping[str, Any]) -> schema.Dataset:

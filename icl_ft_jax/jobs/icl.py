@@ -14,7 +14,7 @@ import pathlib
 
 import jax
 
-from icl_ft_jax import chat, distributed, evaluation, icl, sharding
+from icl_ft_jax import chat, config_sections, distributed, evaluation, icl, sharding
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.jobs import common, run_identity, workdir as workdir_lib
 from icl_ft_jax.model import loading, specs
@@ -31,8 +31,8 @@ def context_config(config, spec: specs.ModelSpec | None = None) -> icl.ContextCo
   """
   section = config.icl.to_dict()
   prompt_format = chat.resolve(section.pop("prompt_format", "auto"), spec or specs.lookup(config.model.name))
-  return icl.ContextConfig(**{**section, "demonstrations": tuple(config.icl.demonstrations),
-                              "prompt_format": prompt_format})
+  return config_sections.build(icl.ContextConfig, {**section, "demonstrations": tuple(section.get("demonstrations", ())),
+                                                   "prompt_format": prompt_format}, "icl")
 
 
 def make_scorer(loaded, mesh, config, *, with_context: bool) -> Scorer:

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from icl_ft_jax import sharding as sharding_lib
-from icl_ft_jax.errors import ModelLoadError
+from icl_ft_jax.errors import ConfigError, ModelLoadError
 from icl_ft_jax.model import embedded, hf_gemma3, specs
 
 
@@ -46,7 +46,7 @@ def resolve_dtype(name: str) -> jnp.dtype:
   if name == "auto":
     return jnp.dtype(jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16)
   if name not in ("float32", "bfloat16", "float16"):
-    raise ModelLoadError(f"model.dtype {name!r} is not one of auto, float32, bfloat16, float16.")
+    raise ConfigError(f"model.dtype {name!r} is not one of auto, float32, bfloat16, float16.")
   return jnp.dtype(name)
 
 

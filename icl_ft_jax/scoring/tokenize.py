@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from icl_ft_jax.errors import UserError
+
 
 @dataclasses.dataclass(frozen=True)
 class EncodedPair:
@@ -26,12 +28,12 @@ def split_trailing_space(prompt: str, continuation: str) -> tuple[str, str]:
 def encode_pair(tokenizer, prompt: str, continuation: str, *, add_bos: bool = True) -> EncodedPair:
   """Token ids of `prompt` and of `continuation` as it follows the prompt."""
   if not continuation:
-    raise ValueError(f"Empty continuation for prompt {prompt[-60:]!r}: every choice needs text.")
+    raise UserError(f"Empty continuation for prompt {prompt[-60:]!r}: every choice needs text.")
   prompt, continuation = split_trailing_space(prompt, continuation)
   whole = list(tokenizer.encode(prompt + continuation))
   prompt_ids = list(tokenizer.encode(prompt)) if prompt else []
   continuation_ids = whole[len(prompt_ids):]
   if not continuation_ids:
-    raise ValueError(f"Continuation {continuation!r} produced no tokens after prompt {prompt[-60:]!r}.")
+    raise UserError(f"Continuation {continuation!r} produced no tokens after prompt {prompt[-60:]!r}.")
   prefix = [int(tokenizer.special_tokens.BOS)] if add_bos else []
   return EncodedPair(tuple(prefix + whole[:len(prompt_ids)]), tuple(continuation_ids))

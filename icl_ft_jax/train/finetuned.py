@@ -22,8 +22,7 @@ import jax
 from icl_ft_jax import sharding
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.model import loading
-from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib, trainer
-from icl_ft_jax.train import tuning as tuning_lib
+from icl_ft_jax.train import checkpointing, trainer
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,11 +53,9 @@ def read_identity(folder: pathlib.Path) -> dict:
 
 def finetune_config(identity: dict) -> trainer.FinetuneConfig:
   """The sections that shape the train state (trainable tree, optimizer moments)."""
-  return trainer.FinetuneConfig(
-      seed=int(identity.get("seed", 0)), data=data_lib.DataConfig(**identity["data"]),
-      tuning=tuning_lib.TuningConfig(**identity["tuning"]),
-      optimizer=optimizer_lib.OptimizerConfig(**identity["optimizer"]),
-      loop=loop.LoopConfig(steps=max(1, int(identity.get("steps") or 1))))
+  return trainer.FinetuneConfig.from_config({
+      "seed": identity.get("seed", 0), "data": identity["data"], "tuning": identity["tuning"],
+      "optimizer": identity["optimizer"], "train": {"steps": max(1, int(identity.get("steps") or 1))}})
 
 
 def load(folder: pathlib.Path, *, step: int | None = None) -> Finetuned:

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from icl_ft_jax import sharding as sharding_lib
+from icl_ft_jax import config_sections, sharding as sharding_lib
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.train import checkpointing, data as data_lib, loop, metrics as metrics_lib, optimizer as optimizer_lib
@@ -42,19 +42,12 @@ class FinetuneConfig:
   def from_config(cls, config: Mapping[str, Any]) -> FinetuneConfig:
     """From an experiment config with sections data, tuning, optimizer, checkpoint, train."""
     section = lambda name: dict(config[name]) if name in config else {}
-    try:
-      return cls._from_sections(config, section)
-    except TypeError as e:  # An unknown or missing field in a section.
-      raise ConfigError(f"fine-tuning config: {e}") from None
-
-  @classmethod
-  def _from_sections(cls, config, section) -> FinetuneConfig:
     return cls(seed=int(config.get("seed", 0)),
-               data=data_lib.DataConfig(**section("data")),
-               tuning=tuning_lib.TuningConfig(**section("tuning")),
-               optimizer=optimizer_lib.OptimizerConfig(**section("optimizer")),
-               checkpoint=checkpointing.CheckpointConfig(**section("checkpoint")),
-               loop=loop.LoopConfig(**section("train")))
+               data=config_sections.build(data_lib.DataConfig, section("data"), "data"),
+               tuning=config_sections.build(tuning_lib.TuningConfig, section("tuning"), "tuning"),
+               optimizer=config_sections.build(optimizer_lib.OptimizerConfig, section("optimizer"), "optimizer"),
+               checkpoint=config_sections.build(checkpointing.CheckpointConfig, section("checkpoint"), "checkpoint"),
+               loop=config_sections.build(loop.LoopConfig, section("train"), "train"))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ def test_trailing_space_moves_into_continuation(real_model):
 
 
 def test_empty_continuation_is_an_error(real_model):
-  with pytest.raises(ValueError, match="Empty continuation"):
+  with pytest.raises(UserError, match="Empty continuation"):
     encode_pair(real_model.tokenizer, "Hello", "")
 
 
