@@ -1,14 +1,12 @@
 """Every config file loads, with its documented args, and passes the entry point's validation."""
 
-import importlib.util
-import pathlib
-
 import pytest
 
 from icl_ft_jax import main
 from icl_ft_jax import config_defaults
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests import config_files
+
 DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
 CASES = [("quickstart.py", None), ("datasets.py", None), ("tpu/study.py", "semantic_structure,model=gemma3-12b,devices=32"),
          ("report.py", "runs/a,runs/b")]
@@ -16,46 +14,39 @@ CASES += [(f"{name}.py", f"{dataset},size={size}") for name in ("icl", "finetune
           for dataset in DATASETS for size in ("cpu", "study")]
 
 
-def _load(relative: str, arg):
-  spec = importlib.util.spec_from_file_location("config", ROOT / "configs" / relative)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg) if arg is not None else module.get_config()
-
-
 @pytest.mark.parametrize("relative, arg", CASES)
 def test_config_loads_and_validates(relative, arg):
-  config = _load(relative, arg)
+  config = config_files.load(relative, arg)
   main.validate(config)
   if "dataset" in config:
     assert config.dataset.family in DATASETS
 
 
 def test_quickstart_is_the_reversal_experiment():
-  config = _load("quickstart.py", None)
+  config = config_files.load("quickstart.py", None)
   assert config.job == "experiment" and config.dataset_name == "reversal_curse"
   assert {"ft", "ft+oracle", "icl"} <= set(config.conditions)
 
 
 def test_study_size_puts_the_whole_dataset_in_context_where_it_fits():
   for name in ("reversal_curse", "simple_reversals", "simple_syllogisms", "process_knowledge"):
-    section = _load("experiment.py", f"{name},size=study").icl
+    section = config_files.load("experiment.py", f"{name},size=study").icl
     assert (section.subsample, section.fit) == (1.0, "subsample"), name  # Whole, else the most that fits.
-  assert _load("experiment.py", "reversal_curse,size=cpu").icl.subsample == 1.0
-  assert _load("icl.py", "semantic_structure").icl.subsample == 0.125  # Where the study subsampled 8x.
-  assert _load("tpu/study.py", "semantic_structure").icl.subsample == 0.125
+  assert config_files.load("experiment.py", "reversal_curse,size=cpu").icl.subsample == 1.0
+  assert config_files.load("icl.py", "semantic_structure").icl.subsample == 0.125  # Where the study subsampled 8x.
+  assert config_files.load("tpu/study.py", "semantic_structure").icl.subsample == 0.125
 
 
 def test_study_config_prompts_the_instruction_tuned_model_in_chat():
   from icl_ft_jax.jobs import icl as icl_job  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.augment import pipeline  # pylint: disable=g-import-not-at-top
 
-  study = _load("tpu/study.py", "reversal_curse")
+  study = config_files.load("tpu/study.py", "reversal_curse")
   assert study.model.name == "gemma3-4b-it" and study.icl.instruction == config_defaults.ICL_CHAT_INSTRUCTION
   assert icl_job.context_config(study).prompt_format == "chat"
   assert pipeline.AugmentConfig.from_config(study.augment.to_dict()).prompt_format == "auto"
   assert (study.tuning.lora_rank, study.optimizer.learning_rate) == (0, 3e-5)
-  base = _load("tpu/study.py", "reversal_curse,model=gemma3-4b")
+  base = config_files.load("tpu/study.py", "reversal_curse,model=gemma3-4b")
   assert base.icl.instruction == "" and icl_job.context_config(base).prompt_format == "plain"
   base.icl.prompt_format = "chat"
   assert icl_job.context_config(base).prompt_format == "chat"
@@ -68,7 +59,7 @@ def test_study_reversal_curse_goes_in_context_whole_where_the_window_holds_it(ti
   from icl_ft_jax.jobs import common, icl as icl_job  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.model import specs  # pylint: disable=g-import-not-at-top
 
-  config = _load("tpu/study.py", f"reversal_curse,model={model}")
+  config = config_files.load("tpu/study.py", f"reversal_curse,model={model}")
   dataset = common.build_dataset(config.dataset)
   loaded = types.SimpleNamespace(tokenizer=tiny_model.tokenizer, spec=specs.lookup(model))  # The real tokenizer.
   context = icl_job.fitted_context(loaded, dataset, config)

@@ -16,6 +16,8 @@ from icl_ft_jax.augment import sampling
 from icl_ft_jax.errors import ConfigError, UserError
 from icl_ft_jax.scoring import MCItem, Scorer
 
+from tests import config_files
+
 MESHES = [{"data": 1, "fsdp": 8}, {"data": 2, "fsdp": 4}, {"data": 2, "fsdp": 2, "tensor": 2}]
 RULES = sharding.ShardingRules(fsdp_min_size=256)  # Split the tiny model's small matrices too.
 ITEMS = [MCItem(prompt=f"The zorp number {i} is", choices=(" blue", " large and round", " Klemp"))
@@ -129,13 +131,7 @@ def test_mesh_follows_jax_make_mesh():
 
 @pytest.mark.parametrize("devices, tensor", [(8, 1), (12, 1), (32, 1), (64, 1), (32, 4), (24, 2)])
 def test_study_config_batches_split_over_its_slice(devices, tensor):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  import pathlib  # pylint: disable=g-import-not-at-top
-
-  spec = importlib.util.spec_from_file_location(
-      "study", pathlib.Path(__file__).resolve().parents[1] / "configs" / "tpu" / "study.py")
-  study = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(study)
+  study = config_files.module("tpu/study.py")
   config = study.get_config(f"reversal_curse,devices={devices},tensor={tensor}")
   mesh = sharding.abstract_mesh(config.mesh.to_dict(), devices)
   assert sharding.batch_split(mesh) == devices // tensor and mesh.shape["tensor"] == tensor

@@ -1,10 +1,8 @@
 """The experiment job runs every stage end to end (tiny model) and resumes without redoing work."""
 
 import csv
-import importlib.util
 import json
 import math
-import pathlib
 
 import pytest
 
@@ -13,18 +11,11 @@ from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import common, experiment
 from icl_ft_jax.report import records
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _config(name: str, arg: str | None = None):
-  spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+from tests import config_files
 
 
 def _tiny_experiment():
-  config = _config("experiment", "simple_reversals,seeds=2")
+  config = config_files.load("experiment.py", "simple_reversals,seeds=2")
   config.model.name = "tiny"
   config.conditions = ("pretrained", "icl", "ft", "ft+oracle")
   config.dataset.num_facts = 4
@@ -70,12 +61,13 @@ def test_experiment_end_to_end_and_resume(tmp_path):
 def test_unknown_condition_is_refused(tmp_path):
   config = _tiny_experiment()
   config.conditions = ("ft", "ft+magic")
-  with pytest.raises(Exception, match="ft\\+magic"):
+  with pytest.raises(ConfigError, match=r"conditions \['ft\+magic'\] are unknown; choose from pretrained, icl, ft,"):
     main.run(config, str(tmp_path))
+  assert list(tmp_path.iterdir()) == []  # Refused before anything is written.
 
 
 def _semantic_experiment():
-  config = _config("experiment", "semantic_structure")
+  config = config_files.load("experiment.py", "semantic_structure")
   config.dataset.num_documents = 120  # One article per category (110), the fewest allowed.
   return config
 

@@ -1,7 +1,5 @@
 """The `report` job: several experiment workdirs -> one Markdown table and one figure, a panel per dataset."""
 
-import pathlib
-
 import pytest
 
 from icl_ft_jax import main
@@ -9,7 +7,7 @@ from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import report as report_job
 from icl_ft_jax.report import aggregate, intervals, plots, records
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests import config_files
 
 
 def _records(dataset: str, splits: dict[str, int], conditions: tuple[str, ...], seed: int = 0):
@@ -40,12 +38,7 @@ def two_studies(tmp_path):
 
 
 def _config(*workdirs):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-
-  spec = importlib.util.spec_from_file_location("report_config", ROOT / "configs" / "report.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(",".join(str(w) for w in workdirs))
+  return config_files.load("report.py", ",".join(str(w) for w in workdirs))
 
 
 def test_report_writes_each_workdirs_conditions_and_a_panel_per_dataset(two_studies, tmp_path):

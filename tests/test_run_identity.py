@@ -1,22 +1,16 @@
 """A rerun skips only the conditions done by the same run, and refuses another run's results."""
 
-import importlib.util
-import pathlib
-
 import pytest
 
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.jobs import common, experiment, run_identity
 from icl_ft_jax.report import records
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests import config_files
 
 
 def experiment_config(model: str = "tiny", **overrides):
-  spec = importlib.util.spec_from_file_location("experiment_config", ROOT / "configs" / "experiment.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("simple_reversals,seeds=2")
+  config = config_files.load("experiment.py", "simple_reversals,seeds=2")
   config.model.name = model
   for key, value in overrides.items():
     section, field = key.split(".")

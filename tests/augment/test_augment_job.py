@@ -1,20 +1,15 @@
 """The augment job end to end on the tiny model, sharded over the eight fake devices."""
 
-import importlib.util
 import json
-import pathlib
 
 from icl_ft_jax import main
 from icl_ft_jax.data import schema
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests import config_files
 
 
 def _config(arg):
-  spec = importlib.util.spec_from_file_location("augment_config", ROOT / "configs" / "augment.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return config_files.load("augment.py", arg)
 
 
 def test_augment_job_writes_documents_quality_and_table(tmp_path, capsys):

@@ -1,21 +1,15 @@
 """Export of every configured dataset as JSONL, and the summary table."""
 
-import importlib.util
-import pathlib
-
 import pytest
 
 from icl_ft_jax.data import export
 from icl_ft_jax.data import schema
 
-CONFIG_PATH = pathlib.Path(__file__).parents[2] / "configs" / "datasets.py"
+from tests import config_files
 
 
 def _config():
-  spec = importlib.util.spec_from_file_location("datasets_config", CONFIG_PATH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return config_files.load("datasets.py")
 
 
 def test_config_names_every_family():

@@ -2,9 +2,7 @@
 
 import ast
 import dataclasses
-import importlib.util
 import os
-import pathlib
 import random
 import subprocess
 import sys
@@ -20,8 +18,8 @@ from icl_ft_jax.data import process_knowledge as pk
 from icl_ft_jax.data import registry, splitting, words
 
 import dataset_checks
+from tests import config_files
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 PRIME = (1 << 61) - 1
 SMALL = pk.Config(num_primitives=4, statements_per_rule=2, num_worked_examples=36, num_compositional_questions=40,
                   num_in_distribution_questions=40)
@@ -310,16 +308,9 @@ def test_six_primitives_use_every_rule_shape():
   assert sorted(pk.calculus_of(data).shapes) == sorted(calc.PRIMITIVE_SHAPES)
 
 
-def _experiment_config(arg):
-  spec = importlib.util.spec_from_file_location("experiment", ROOT / "configs" / "experiment.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
 @pytest.mark.parametrize("size", ["cpu", "study"])
 def test_experiment_config_runs_every_condition_on_it(size):
-  config = _experiment_config(f"process_knowledge,size={size}")
+  config = config_files.load("experiment.py", f"process_knowledge,size={size}")
   main.validate(config)
   assert config.dataset.family == "process_knowledge" and {"icl", "ft", "ft+local", "ft+oracle"} <= set(
       config.conditions)

@@ -1,8 +1,6 @@
 """Reversal Curse with nonsense names: real English names never used, the same dataset otherwise, recorded."""
 
 import dataclasses
-import importlib.util
-import pathlib
 
 import pytest
 
@@ -10,8 +8,8 @@ from icl_ft_jax import main
 from icl_ft_jax.data import registry, reversal_curse, words
 
 import dataset_checks
+from tests import config_files
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = reversal_curse.Config(celebrities_per_group=10, train_templates=3)
 
 
@@ -78,10 +76,7 @@ def test_unknown_names_kind_is_an_error():
 
 
 def _config(arg):
-  spec = importlib.util.spec_from_file_location("nonsense_names", ROOT / "configs" / "nonsense_names.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return config_files.load("nonsense_names.py", arg)
 
 
 @pytest.mark.parametrize("names, dataset_name", [("real", "reversal_curse"), ("nonsense", "reversal_curse_nonsense")])
@@ -91,7 +86,8 @@ def test_comparison_config(names, dataset_name, size):
   main.validate(config)
   assert config.dataset.names == names and config.dataset_name == dataset_name
   assert {"icl", "ft"} <= set(config.conditions) and config.seeds == (0, 1, 2)
-  assert config.icl.subsample == (0.125 if size == "study" else 1.0)  # As the real-name experiment at that size.
+  real_names = config_files.load("experiment.py", f"reversal_curse,size={size}")
+  assert config.icl == real_names.icl  # As the real-name experiment at that size (the whole dataset in context).
   assert registry.build_dataset(config.dataset.to_dict()).info["names"] == names
 
 
