@@ -5,9 +5,7 @@ import sys
 
 import pytest
 
-from icl_ft_jax.data import registry
-
-tfds_builders = pytest.importorskip("icl_ft_jax.data.tfds_builders")
+from icl_ft_jax.data import registry, tfds_builders  # tensorflow-datasets and array-record are dependencies.
 
 SPECS = {
     "syllogisms_small": {"family": "simple_syllogisms", "num_examples": 9, "seed": 2},
