@@ -1,7 +1,5 @@
 """The entry point refuses bad configs with one clear line, before any work starts."""
 
-import os
-import pathlib
 import subprocess
 import sys
 
@@ -11,36 +9,27 @@ from ml_collections import config_dict
 from icl_ft_jax import config_defaults, main
 from icl_ft_jax.errors import ConfigError, UserError
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _main(*args, timeout=120):
-  env = {**os.environ, "XLA_FLAGS": ""}
-  return subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+from tests import entry_point
 
 
 def test_unknown_override_key_is_refused(tmp_path):
-  result = _main("--config=configs/icl.py:simple_reversals", "--config.scoring.batch_sise=4",
-                 f"--workdir={tmp_path}")
-  assert result.returncode == 2
-  assert "unknown config key 'scoring.batch_sise'; did you mean 'scoring.batch_size'?" in result.stderr
-  assert "Traceback" not in result.stderr
-  assert not (tmp_path / "results.json").exists()
+  result = entry_point.run("--config=configs/icl.py:simple_reversals", "--config.scoring.batch_sise=4",
+                           f"--workdir={tmp_path / 'w'}")
+  entry_point.assert_refused(result, "unknown config key 'scoring.batch_sise'; did you mean 'scoring.batch_size'?")
+  assert not (tmp_path / "w").exists()
 
 
 def test_wrong_type_is_refused(tmp_path):
-  result = _main("--config=configs/icl.py:simple_reversals", "--config.scoring.batch_size=many",
-                 f"--workdir={tmp_path}")
-  assert result.returncode != 0
-  assert "batch_size" in result.stderr
+  result = entry_point.run("--config=configs/icl.py:simple_reversals", "--config.scoring.batch_size=many",
+                           f"--workdir={tmp_path / 'w'}")
+  entry_point.assert_refused(result, "--config.scoring.batch_size=many", "invalid literal for int()")
+  assert not (tmp_path / "w").exists()
 
 
 def test_unknown_dataset_arg_is_refused(tmp_path):
-  result = _main("--config=configs/icl.py:no_such_dataset", f"--workdir={tmp_path}")
-  assert result.returncode == 2
-  assert "Unknown dataset 'no_such_dataset'" in result.stderr
-  assert "Traceback" not in result.stderr
+  result = entry_point.run("--config=configs/icl.py:no_such_dataset", f"--workdir={tmp_path / 'w'}")
+  entry_point.assert_refused(result, "Unknown dataset 'no_such_dataset'")
+  assert not (tmp_path / "w").exists()
 
 
 def test_missing_required_field():
@@ -56,11 +45,10 @@ def test_unknown_job():
 
 
 def test_bad_dataset_field_is_one_line_error(tmp_path):
-  result = _main("--config=configs/datasets.py", "--config.datasets.simple_reversals.num_facts=-5",
-                 f"--workdir={tmp_path}")
-  assert result.returncode == 2
-  assert result.stderr.strip().splitlines()[-1].startswith("error: ")
-  assert "Traceback" not in result.stderr
+  result = entry_point.run("--config=configs/datasets.py", "--config.datasets.simple_reversals.num_facts=-5",
+                           f"--workdir={tmp_path / 'w'}")
+  entry_point.assert_refused(result, "num_facts must be >= 1, got -5")
+  assert not (tmp_path / "w").exists()
 
 
 def test_parse_arg():
@@ -97,8 +85,6 @@ def test_multi_host_needs_an_explicit_workdir(monkeypatch, tmp_path):
 
 def test_importing_the_entry_point_starts_no_jax_backend():
   """`jax.distributed.initialize` must run before any backend exists (multi-host `--distributed`)."""
-  import subprocess
-  import sys
   code = ("import jax._src.xla_bridge as xb; from icl_ft_jax import main; "
           "import sys; sys.exit(1 if xb._backends else 0)")
   assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -6,32 +6,16 @@ Each case runs the entry point as a user would; see tests/README.md for the tabl
 import fcntl
 import json
 import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from icl_ft_jax import main
 from icl_ft_jax.errors import UserError
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests import entry_point
+
+ROOT = entry_point.ROOT
 ICL = [f"--config={ROOT}/configs/icl.py:simple_reversals"]
-
-
-def _main(*args, cwd=None, timeout=300):
-  env = {**os.environ, "XLA_FLAGS": "", "PYTHONPATH": str(ROOT)}
-  return subprocess.run([sys.executable, "-m", "icl_ft_jax.main", *args], cwd=cwd or ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def _assert_refused(result, *needles, status=2):
-  lines = result.stderr.strip().splitlines()
-  assert result.returncode == status, result.stderr[-3000:]
-  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
-  assert "Traceback" not in result.stderr
-  for needle in needles:
-    assert needle in lines[0], lines[0]
 
 
 def _config_file(tmp_path, text):
@@ -61,8 +45,8 @@ def _config_file(tmp_path, text):
      ["no such folder"]),
 ])
 def test_bad_config_is_one_line_and_leaves_nothing(tmp_path, args, needles):
-  result = _main(*args, cwd=tmp_path)  # No --workdir: not even ./runs/<job>-<time> may appear.
-  _assert_refused(result, *needles)
+  result = entry_point.run(*args, cwd=tmp_path)  # No --workdir: not even ./runs/<job>-<time> may appear.
+  entry_point.assert_refused(result, *needles)
   assert list(tmp_path.iterdir()) == []
 
 
@@ -71,20 +55,20 @@ def test_bad_config_is_one_line_and_leaves_nothing(tmp_path, args, needles):
     ("def get_config(arg=None):\n  return nosuch_name\n", ["nosuch_name"]),
 ])
 def test_broken_config_file_is_one_line(tmp_path, text, needles):
-  _assert_refused(_main(_config_file(tmp_path, text), f"--workdir={tmp_path / 'w'}"), *needles)
+  entry_point.assert_refused(entry_point.run(_config_file(tmp_path, text), f"--workdir={tmp_path / 'w'}"), *needles)
   assert not (tmp_path / "w").exists()
 
 
 def test_workdir_that_is_a_file(tmp_path):
   (tmp_path / "w").write_text("")
-  _assert_refused(_main(*ICL, f"--workdir={tmp_path / 'w'}"), "is a file")
+  entry_point.assert_refused(entry_point.run(*ICL, f"--workdir={tmp_path / 'w'}"), "is a file")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_workdir(tmp_path):
   (tmp_path / "w").mkdir()
   (tmp_path / "w").chmod(0o555)
-  _assert_refused(_main(*ICL, f"--workdir={tmp_path / 'w'}"), "not writable")
+  entry_point.assert_refused(entry_point.run(*ICL, f"--workdir={tmp_path / 'w'}"), "not writable")
 
 
 def test_second_run_in_a_workdir_is_refused(tmp_path):
@@ -95,7 +79,7 @@ def test_second_run_in_a_workdir_is_refused(tmp_path):
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     lock.write("4242\n")
     lock.flush()
-    _assert_refused(_main(*ICL, "--config.model.name=tiny", f"--workdir={workdir}"),
+    entry_point.assert_refused(entry_point.run(*ICL, "--config.model.name=tiny", f"--workdir={workdir}"),
                     "in use by another run (process 4242)")
   assert (workdir / "results.json").read_text() == "[]"
 
@@ -110,9 +94,9 @@ def test_rerun_with_another_model_refuses_the_old_results(tmp_path):
   record = records.ResultRecord(dataset="simple_reversals", split="reversal", condition="pretrained",
                                 normalization="sum", accuracy=0.25, n=4, chance=0.25, seed=0)
   common.save_condition(tmp_path, [record], "simple_reversals", experiment.condition_identity(config, "pretrained"))
-  result = _main(f"--config={ROOT}/configs/experiment.py:simple_reversals", "--config.conditions=pretrained",
+  result = entry_point.run(f"--config={ROOT}/configs/experiment.py:simple_reversals", "--config.conditions=pretrained",
                  f"--workdir={tmp_path}")
-  _assert_refused(result, "results of another run", "model.name: 'tiny' -> 'gemma3-270m'")
+  entry_point.assert_refused(result, "results of another run", "model.name: 'tiny' -> 'gemma3-270m'")
   assert json.loads((tmp_path / "results.json").read_text())[0]["metadata"]["model"]["name"] == "tiny"
 
 
