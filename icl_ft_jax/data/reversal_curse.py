@@ -302,38 +302,58 @@ def _prompt_and_completion(template: str, name: str, description: str) -> tuple[
   return prefix.format(name=name, description=description), " " + value
 
 
-def generate(config: Config) -> schema.Dataset:
-  _check_sizes(config)
-  if config.names not in NAME_KINDS:
-    raise ValueError(f"names must be one of {NAME_KINDS}, got {config.names!r}.")
-  rng = np.random.default_rng(config.seed)
+# (split, group, test direction, inference type)
+SPLITS = (
+    ("reversal", "p2d", "d2p", "reversal"),
+    ("forward", "p2d", "p2d", "forward"),
+    ("d2p_forward", "d2p", "d2p", "forward"),
+    ("d2p_reversal", "d2p", "p2d", "reversal"),
+    ("both", "both", "d2p", "trained_both_directions"),
+)
+_TEMPLATES = {"p2d": P2D_TEMPLATES, "d2p": D2P_TEMPLATES}
+
+
+@dataclasses.dataclass(frozen=True)
+class _TemplateChoice:
+  """Indices into each direction's templates: disjoint train and test sets."""
+
+  train: dict[str, list[int]]
+  test: dict[str, list[int]]
+
+
+def _celebrities(config: Config, rng: np.random.Generator) -> list[Celebrity]:
+  """Names and descriptions for every group, `celebrities_per_group` each, in group order."""
   n, groups = config.celebrities_per_group, tuple(config.groups)
   names = _names(len(groups) * n, rng)
   surnames = {name.split(" ", 1)[1] for name in names}
   if config.names == "nonsense":  # Its own stream: all else is drawn as with real names, name for name.
     names = _nonsense_names(len(names), np.random.default_rng([config.seed, 1]))
   descriptions = _descriptions(len(groups) * n, rng, surnames)
-  celebrities = [
+  return [
       Celebrity(names[i], descriptions[i], groups[i // n], f"reversal_curse/{groups[i // n]}/{i % n:02d}")
       for i in range(len(groups) * n)
   ]
 
-  # Disjoint train and test templates per direction, chosen by the seed.
-  templates = {}
-  for direction, pool in (("p2d", P2D_TEMPLATES), ("d2p", D2P_TEMPLATES)):
-    order = rng.permutation(len(pool))
-    templates[direction, "train"] = [int(i) for i in order[: config.train_templates]]
-    templates[direction, "test"] = [
-        int(i) for i in order[config.train_templates : config.train_templates + config.test_templates]
-    ]
-  pools = {"p2d": P2D_TEMPLATES, "d2p": D2P_TEMPLATES}
 
+def _choose_templates(config: Config, rng: np.random.Generator) -> _TemplateChoice:
+  """Disjoint train and test templates per direction, chosen by the seed."""
+  train, test = {}, {}
+  for direction, pool in _TEMPLATES.items():
+    order = rng.permutation(len(pool))
+    train[direction] = [int(i) for i in order[: config.train_templates]]
+    test[direction] = [int(i) for i in order[config.train_templates : config.train_templates + config.test_templates]]
+  return _TemplateChoice(train, test)
+
+
+def _documents(celebrities: list[Celebrity], templates: _TemplateChoice,
+               rng: np.random.Generator) -> list[schema.Document]:
+  """One document per celebrity and training template of its direction(s), shuffled."""
   documents = []
   for celebrity in celebrities:
     directions = ("p2d", "d2p") if celebrity.group == "both" else (celebrity.group,)
     for direction in directions:
-      for index in templates[direction, "train"]:
-        template = pools[direction][index]
+      for index in templates.train[direction]:
+        template = _TEMPLATES[direction][index]
         prompt, _ = _prompt_and_completion(template, celebrity.name, celebrity.description)
         documents.append(schema.Document(
             id=f"{celebrity.fact_id}/{direction}_train_{index:02d}",
@@ -345,42 +365,49 @@ def generate(config: Config) -> schema.Dataset:
             metadata={"group": celebrity.group, "direction": direction, "template": index,
                       "prompt_chars": len(prompt)},
         ))
-  documents = [documents[i] for i in rng.permutation(len(documents))]
+  return [documents[i] for i in rng.permutation(len(documents))]
 
-  all_names = [c.name for c in celebrities]
-  all_descriptions = [c.description for c in celebrities]
-  # (split, group, test direction, inference type)
-  split_specs = (
-      ("reversal", "p2d", "d2p", "reversal"),
-      ("forward", "p2d", "p2d", "forward"),
-      ("d2p_forward", "d2p", "d2p", "forward"),
-      ("d2p_reversal", "d2p", "p2d", "reversal"),
-      ("both", "both", "d2p", "trained_both_directions"),
+
+def _question(celebrity: Celebrity, split: tuple[str, str, str, str], index: int, celebrities: list[Celebrity],
+              num_choices: int, rng: np.random.Generator) -> schema.Question:
+  """Test template `index` of the split's direction, filled for `celebrity`; distractors are other celebrities'."""
+  name, group, direction, inference = split
+  prompt, correct = _prompt_and_completion(_TEMPLATES[direction][index], celebrity.name, celebrity.description)
+  pool = [c.name for c in celebrities] if direction == "d2p" else [c.description for c in celebrities]
+  distractors = choices_lib.sample_distractors(correct.strip(), pool, num_choices - 1, rng, field="num_choices")
+  question_choices, answer = choices_lib.shuffled_choices(correct, [" " + d for d in distractors], rng)
+  return schema.Question(
+      id=f"{celebrity.fact_id}/{name}_{index:02d}",
+      split=name,
+      prompt=prompt,
+      choices=question_choices,
+      answer=answer,
+      fact_ids=(celebrity.fact_id,),
+      inference=inference,
+      metadata={"group": group, "direction": direction, "template": index},
   )
-  questions = []
-  for split, group, direction, inference in (spec for spec in split_specs if spec[1] in groups):
-    for celebrity in (c for c in celebrities if c.group == group):
-      for index in templates[direction, "test"]:
-        template = pools[direction][index]
-        prompt, correct = _prompt_and_completion(template, celebrity.name, celebrity.description)
-        pool = all_names if direction == "d2p" else all_descriptions
-        distractors = choices_lib.sample_distractors(
-            correct.strip(), pool, config.num_choices - 1, rng, field="num_choices"
-        )
-        question_choices, answer = choices_lib.shuffled_choices(
-            correct, [" " + d for d in distractors], rng
-        )
-        questions.append(schema.Question(
-            id=f"{celebrity.fact_id}/{split}_{index:02d}",
-            split=split,
-            prompt=prompt,
-            choices=question_choices,
-            answer=answer,
-            fact_ids=(celebrity.fact_id,),
-            inference=inference,
-            metadata={"group": group, "direction": direction, "template": index},
-        ))
 
+
+def _questions(celebrities: list[Celebrity], templates: _TemplateChoice, config: Config,
+               rng: np.random.Generator) -> list[schema.Question]:
+  """Every split of a generated group: each of its celebrities in each test template of the split's direction."""
+  return [
+      _question(celebrity, split, index, celebrities, config.num_choices, rng)
+      for split in SPLITS if split[1] in config.groups
+      for celebrity in celebrities if celebrity.group == split[1]
+      for index in templates.test[split[2]]
+  ]
+
+
+def generate(config: Config) -> schema.Dataset:
+  _check_sizes(config)
+  if config.names not in NAME_KINDS:
+    raise ValueError(f"names must be one of {NAME_KINDS}, got {config.names!r}.")
+  rng = np.random.default_rng(config.seed)
+  celebrities = _celebrities(config, rng)
+  templates = _choose_templates(config, rng)
+  documents = _documents(celebrities, templates, rng)
+  questions = _questions(celebrities, templates, config, rng)
   facts = tuple(
       schema.Fact(id=c.fact_id, subject=c.name, relation="is", object=c.description, metadata={"group": c.group})
       for c in celebrities

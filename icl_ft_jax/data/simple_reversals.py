@@ -89,6 +89,76 @@ def _check_sizes(config: Config) -> None:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Comparison:
+  """One fact: "`subject` are `stated` than `obj`", whose reversal uses `antonym`."""
+
+  id: str
+  subject: str
+  obj: str
+  stated: str
+  antonym: str
+  dimension: str  # The pair's first comparative: the dimension's name.
+
+  @property
+  def sentence(self) -> str:
+    return f"{self.subject} are {self.stated} than {self.obj}"
+
+
+def _dimension_per_fact(config: Config, rng: np.random.Generator) -> list[int]:
+  """Each fact's index into DIMENSIONS: the chosen dimensions used about equally often, shuffled."""
+  dimension_ids = rng.permutation(len(DIMENSIONS))[: config.num_dimensions]
+  per_fact = [int(dimension_ids[i % config.num_dimensions]) for i in range(config.num_facts)]
+  return [per_fact[i] for i in rng.permutation(config.num_facts)]
+
+
+def _comparison(index: int, subject: str, obj: str, pair: tuple[str, str], rng: np.random.Generator) -> _Comparison:
+  flip = bool(rng.integers(2))  # State the antonym half of the time.
+  stated, antonym = (pair[1], pair[0]) if flip else pair
+  return _Comparison(f"simple_reversals/{index:03d}", subject, obj, stated, antonym, pair[0])
+
+
+def _fact(comparison: _Comparison) -> schema.Fact:
+  return schema.Fact(
+      id=comparison.id, subject=comparison.subject, relation=_relation(comparison.stated), object=comparison.obj,
+      metadata={"comparative": comparison.stated, "antonym": comparison.antonym, "dimension": comparison.dimension},
+  )
+
+
+def _articles(comparison: _Comparison, count: int, rng: np.random.Generator) -> list[schema.Document]:
+  """`count` articles stating the fact, each with a different lead-in."""
+  return [
+      schema.Document(
+          id=f"{comparison.id}/article_{article:02d}",
+          text=LEAD_INS[lead_in_index].format(fact=comparison.sentence),
+          provenance=f"simple_reversals/lead_in_{int(lead_in_index):02d}",
+          fact_ids=(comparison.id,),
+          metadata={"lead_in": int(lead_in_index)},
+      )
+      for article, lead_in_index in enumerate(rng.choice(len(LEAD_INS), count, replace=False))
+  ]
+
+
+def _question(comparison: _Comparison, split: str, prompt: str, correct: str, wrong: str,
+              rng: np.random.Generator) -> schema.Question:
+  choices, answer = choices_lib.shuffled_choices(correct, [wrong], rng)
+  return schema.Question(
+      id=f"{comparison.id}/{split}", split=split, prompt=prompt, choices=choices, answer=answer,
+      fact_ids=(comparison.id,), inference=split, metadata={"dimension": comparison.dimension},
+  )
+
+
+def _questions(comparison: _Comparison, rng: np.random.Generator) -> list[schema.Question]:
+  """The reversal question, then the forward one: each the right comparative against its opposite."""
+  c = comparison
+  # Reversal: "glon are" + " dimmer than femp" (correct) vs " brighter than femp".
+  reversal = _question(c, "reversal", f"{c.obj} are", f" {c.antonym} than {c.subject}",
+                       f" {c.stated} than {c.subject}", rng)
+  forward = _question(c, "forward", f"{c.subject} are", f" {c.stated} than {c.obj}", f" {c.antonym} than {c.obj}",
+                      rng)
+  return [reversal, forward]
+
+
 def generate(config: Config) -> schema.Dataset:
   _check_sizes(config)
   rng = np.random.default_rng(config.seed)
@@ -96,49 +166,13 @@ def generate(config: Config) -> schema.Dataset:
     entities = words.nonsense_words(2 * config.num_facts, rng)
   except ValueError as e:
     raise ValueError(f"num_facts={config.num_facts}: {e}") from None
-  dimension_ids = rng.permutation(len(DIMENSIONS))[: config.num_dimensions]
-  # Every chosen dimension is used about equally often.
-  per_fact_dimension = [int(dimension_ids[i % config.num_dimensions]) for i in range(config.num_facts)]
-  per_fact_dimension = [per_fact_dimension[i] for i in rng.permutation(config.num_facts)]
-
+  dimension_per_fact = _dimension_per_fact(config, rng)
   facts, documents, questions = [], [], []
   for i in range(config.num_facts):
-    subject, obj = entities[2 * i], entities[2 * i + 1]
-    pair = DIMENSIONS[per_fact_dimension[i]]
-    flip = bool(rng.integers(2))  # State the antonym half of the time.
-    stated, antonym = (pair[1], pair[0]) if flip else pair
-    fact_id = f"simple_reversals/{i:03d}"
-    facts.append(schema.Fact(
-        id=fact_id, subject=subject, relation=_relation(stated), object=obj,
-        metadata={"comparative": stated, "antonym": antonym, "dimension": pair[0]},
-    ))
-    statement = f"{subject} are {stated} than {obj}"
-    for article, lead_in_index in enumerate(rng.choice(len(LEAD_INS), config.articles_per_fact, replace=False)):
-      documents.append(schema.Document(
-          id=f"{fact_id}/article_{article:02d}",
-          text=LEAD_INS[lead_in_index].format(fact=statement),
-          provenance=f"simple_reversals/lead_in_{int(lead_in_index):02d}",
-          fact_ids=(fact_id,),
-          metadata={"lead_in": int(lead_in_index)},
-      ))
-    # Reversal: "glon are" + " dimmer than femp" (correct) vs " brighter than femp".
-    reversal_choices, reversal_answer = choices_lib.shuffled_choices(
-        f" {antonym} than {subject}", [f" {stated} than {subject}"], rng
-    )
-    questions.append(schema.Question(
-        id=f"{fact_id}/reversal", split="reversal", prompt=f"{obj} are",
-        choices=reversal_choices, answer=reversal_answer, fact_ids=(fact_id,), inference="reversal",
-        metadata={"dimension": pair[0]},
-    ))
-    forward_choices, forward_answer = choices_lib.shuffled_choices(
-        f" {stated} than {obj}", [f" {antonym} than {obj}"], rng
-    )
-    questions.append(schema.Question(
-        id=f"{fact_id}/forward", split="forward", prompt=f"{subject} are",
-        choices=forward_choices, answer=forward_answer, fact_ids=(fact_id,), inference="forward",
-        metadata={"dimension": pair[0]},
-    ))
-
+    comparison = _comparison(i, entities[2 * i], entities[2 * i + 1], DIMENSIONS[dimension_per_fact[i]], rng)
+    facts.append(_fact(comparison))
+    documents += _articles(comparison, config.articles_per_fact, rng)
+    questions += _questions(comparison, rng)
   documents = [documents[i] for i in rng.permutation(len(documents))]
   questions.sort(key=lambda q: q.split != "reversal")  # Stable: reversal split first.
   return schema.Dataset(

@@ -46,64 +46,101 @@ def _is_abbreviation(text: str, period: int) -> bool:
   return word.lower() in ABBREVIATIONS
 
 
+_SINGLE_QUOTES = "'‘’"
+
+
+def _single_quote_state(in_single: bool, previous: str, following: str) -> bool:
+  """Whether a single quote is open after this one, given the characters around it."""
+  if previous.isalnum() and following.isalnum():
+    return in_single  # An apostrophe: "St. Wren's", "they're".
+  if in_single and not previous.isspace() and not following.isalnum():
+    return False
+  if not in_single and (previous.isspace() or previous in "([\"“") and not following.isspace():
+    return True
+  return in_single
+
+
+@dataclasses.dataclass
+class _Scanner:
+  """Walks `text` once, a character at a time, collecting sentence spans."""
+
+  text: str
+  spans: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+  start: int | None = None  # Where the open sentence began.
+  in_double: bool = False
+  in_single: bool = False
+
+  @property
+  def in_quote(self) -> bool:
+    return self.in_double or self.in_single
+
+  def _around(self, i: int) -> tuple[str, str]:
+    """The characters before and after `i`, a space at either end of the text."""
+    previous = self.text[i - 1] if i > 0 else " "
+    following = self.text[i + 1] if i + 1 < len(self.text) else " "
+    return previous, following
+
+  def close(self, end: int) -> None:
+    """Ends the open sentence at `end` (trailing whitespace dropped), if it has any text."""
+    while self.start is not None and end > self.start and self.text[end - 1].isspace():
+      end -= 1
+    if self.start is not None and end > self.start:
+      self.spans.append((self.start, end))
+    self.start = None
+    self.in_double = self.in_single = False
+
+  def step(self, i: int) -> int:
+    """Reads the character at `i`; returns where to read next."""
+    char = self.text[i]
+    if char == "\n":
+      self.close(i)
+      return i + 1
+    if char.isspace():
+      return i + 1
+    if self.start is None:
+      self.start = i
+    if char in _TERMINALS and not self.in_quote:
+      return self._terminal(i)
+    self._track_quote(i)
+    self._close_after_quoted_terminal(i)
+    return i + 1
+
+  def _terminal(self, i: int) -> int:
+    """A run of terminals and closing marks from `i`: a sentence end unless it is an abbreviation."""
+    text, end = self.text, i + 1
+    while end < len(text) and text[end] in _TERMINALS:
+      end += 1
+    while end < len(text) and text[end] in _CLOSERS:
+      end += 1
+    at_boundary = end == len(text) or text[end].isspace()
+    if at_boundary and not (text[i] == "." and end == i + 1 and _is_abbreviation(text, i)):
+      self.close(end)
+    return end
+
+  def _track_quote(self, i: int) -> None:
+    char = self.text[i]
+    if char in _DOUBLE_QUOTES:
+      self.in_double = not self.in_double if char == '"' else char == "“"
+    elif char in _SINGLE_QUOTES:
+      self.in_single = _single_quote_state(self.in_single, *self._around(i))
+
+  def _close_after_quoted_terminal(self, i: int) -> None:
+    """A quotation that itself ended a sentence: `He said "Go home." Then ...`."""
+    char = self.text[i]
+    if (char in _DOUBLE_QUOTES or char in "'’") and not self.in_quote:
+      previous, following = self._around(i)
+      if previous in _TERMINALS and following.isspace():
+        self.close(i + 1)
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
   """(start, end) of each sentence, without surrounding whitespace, in order."""
-  spans: list[tuple[int, int]] = []
-  start = None
-  in_double = False
-  in_single = False
+  scanner = _Scanner(text)
   i = 0
-  n = len(text)
-
-  def close(end: int) -> None:
-    nonlocal start, in_double, in_single
-    while start is not None and end > start and text[end - 1].isspace():
-      end -= 1
-    if start is not None and end > start:
-      spans.append((start, end))
-    start = None
-    in_double = in_single = False
-
-  while i < n:
-    char = text[i]
-    if char == "\n":
-      close(i)
-      i += 1
-      continue
-    if char.isspace():
-      i += 1
-      continue
-    if start is None:
-      start = i
-    previous = text[i - 1] if i > 0 else " "
-    following = text[i + 1] if i + 1 < n else " "
-    if char in _DOUBLE_QUOTES:
-      in_double = not in_double if char == '"' else char == "“"
-    elif char in "'‘’":
-      if previous.isalnum() and following.isalnum():
-        pass  # An apostrophe: "St. Wren's", "they're".
-      elif in_single and not previous.isspace() and not following.isalnum():
-        in_single = False
-      elif not in_single and (previous.isspace() or previous in "([\"“") and not following.isspace():
-        in_single = True
-    elif char in _TERMINALS and not (in_double or in_single):
-      end = i + 1
-      while end < n and text[end] in _TERMINALS:
-        end += 1
-      while end < n and text[end] in _CLOSERS:
-        end += 1
-      at_boundary = end == n or text[end].isspace()
-      if at_boundary and not (char == "." and end == i + 1 and _is_abbreviation(text, i)):
-        close(end)
-      i = end
-      continue
-    if (char in _DOUBLE_QUOTES or char in "'’") and not (in_double or in_single):
-      # A quotation that itself ended a sentence: `He said "Go home." Then ...`.
-      if previous in _TERMINALS and (i + 1 == n or text[i + 1].isspace()):
-        close(i + 1)
-    i += 1
-  close(n)
-  return spans
+  while i < len(text):
+    i = scanner.step(i)
+  scanner.close(len(text))
+  return scanner.spans
 
 
 def split_sentences(text: str) -> list[str]:
@@ -122,23 +159,26 @@ def split_document(document: schema.Document, mode: str = "independent") -> list
   spans = sentence_spans(document.text)
   if len(spans) <= 1:
     return [document]
-  first_start = spans[0][0]
-  pieces = []
-  for index, (start, end) in enumerate(spans):
-    text_start = start if mode == "independent" else first_start
-    # A character offset into the whole document (e.g. Berglund's prompt_chars) means nothing in a piece.
-    inherited = {k: v for k, v in document.metadata.items() if k not in ("prompt_chars", "target_start")}
-    metadata = {**inherited, "source_document": document.id, "sentence": index, "split_mode": mode}
-    if mode == "cumulative":
-      metadata["target_start"] = start - first_start
-    pieces.append(dataclasses.replace(
-        document,
-        id=f"{document.id}/sentence_{index:02d}",
-        text=document.text[text_start:end],
-        provenance=f"{document.provenance}/{mode}_sentence",
-        metadata=metadata,
-    ))
-  return pieces
+  return [_sentence_piece(document, index, span, spans[0][0], mode) for index, span in enumerate(spans)]
+
+
+def _sentence_piece(document: schema.Document, index: int, span: tuple[int, int], first_start: int,
+                    mode: str) -> schema.Document:
+  """Sentence `index` of `document` (in `cumulative` mode, with every sentence before it)."""
+  start, end = span
+  text_start = start if mode == "independent" else first_start
+  # A character offset into the whole document (e.g. Berglund's prompt_chars) means nothing in a piece.
+  inherited = {k: v for k, v in document.metadata.items() if k not in ("prompt_chars", "target_start")}
+  metadata = {**inherited, "source_document": document.id, "sentence": index, "split_mode": mode}
+  if mode == "cumulative":
+    metadata["target_start"] = start - first_start
+  return dataclasses.replace(
+      document,
+      id=f"{document.id}/sentence_{index:02d}",
+      text=document.text[text_start:end],
+      provenance=f"{document.provenance}/{mode}_sentence",
+      metadata=metadata,
+  )
 
 
 def split_each(documents: Sequence[schema.Document], mode: str = "independent") -> tuple[schema.Document, ...]:

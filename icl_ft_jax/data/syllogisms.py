@@ -92,77 +92,114 @@ def _check_config(config: Config) -> None:
     raise ValueError(f"forms: unknown or empty {unknown or list(config.forms)}; choose from {', '.join(FORMS)}.")
 
 
-def generate(config: Config) -> schema.Dataset:
-  _check_config(config)
-  rng = np.random.default_rng(config.seed)
-  six_way_rng = np.random.default_rng([config.seed, _SIX_WAY_STREAM])
+@dataclasses.dataclass(frozen=True)
+class _Example:
+  """One syllogism: its form and the entities in each role (S, M, P)."""
+
+  id: str
+  form: str
+  terms: dict[str, str]  # "S", "M", "P" -> entity.
+
+  @property
+  def mood(self) -> str:
+    return FORMS[self.form][0]
+
+  @property
+  def figure(self) -> int:
+    return FORMS[self.form][1]
+
+
+def _premises(example: _Example) -> list[tuple[schema.Fact, str]]:
+  """The major and minor premise: each fact and its sentence (without the period)."""
+  premises = []
+  for role, quantifier, (subject_role, predicate_role) in zip(("major", "minor"), example.mood[:2],
+                                                               FIGURES[example.figure]):
+    subject, predicate = example.terms[subject_role], example.terms[predicate_role]
+    fact = schema.Fact(
+        id=f"{example.id}/{role}", subject=subject, relation=relation(quantifier),
+        object=predicate, metadata={"form": example.form, "role": role},
+    )
+    premises.append((fact, statement(quantifier, subject, predicate)))
+  return premises
+
+
+def _conclusion(example: _Example) -> schema.Fact:
+  return schema.Fact(
+      id=f"{example.id}/conclusion", subject=example.terms["S"], relation=relation(example.mood[2]),
+      object=example.terms["P"], metadata={"form": example.form, "role": "conclusion", "derived": True},
+  )
+
+
+def _document(example: _Example, premises: list[tuple[schema.Fact, str]],
+              rng: np.random.Generator) -> schema.Document:
+  """The three entities and the two premises, each in a random order: neither carries information
+  about the form. The document's `fact_ids` are the premises in the order the text states them."""
+  entities = [example.terms[role] for role in "SMP"]
+  listed = [entities[j] for j in rng.permutation(3)]
+  stated = premises[::-1] if rng.integers(2) else premises
+  text = (
+      f"The relationships between {listed[0]}, {listed[1]} and {listed[2]} are: "
+      + " ".join(f"{sentence}." for _, sentence in stated)
+  )
+  return schema.Document(
+      id=f"{example.id}/premises", text=text, provenance=f"simple_syllogisms/{example.form}",
+      fact_ids=tuple(fact.id for fact, _ in stated), metadata={"form": example.form, "figure": example.figure},
+  )
+
+
+def _questions(example: _Example, fact_ids: tuple[str, ...], config: Config, rng: np.random.Generator,
+               six_way_rng: np.random.Generator) -> list[schema.Question]:
+  """The 5-way question (one entailed choice) and, with `six_way`, the study's six choices."""
+  s, p, quantifier = example.terms["S"], example.terms["P"], example.mood[2]
+  pair = [s, p]
+  if rng.integers(2):
+    pair.reverse()
+  correct = " " + statement(quantifier, s, p) + "."
+  converse = " " + statement(quantifier, p, s) + "."
+  candidates = [" " + statement(q, x, y) + "." for q in "AIE" for x, y in ((s, p), (p, s))]
+  symmetric = quantifier in SYMMETRIC
+  five_way = [c for c in candidates if c != correct and not (symmetric and c == converse)]
+  question_choices, answer = choices_lib.shuffled_choices(correct, five_way, rng)
+  question = schema.Question(
+      id=f"{example.id}/conclusion", split="syllogism",
+      prompt=f"The relationships between {pair[0]} and {pair[1]} are:",
+      choices=question_choices, answer=answer, fact_ids=fact_ids,
+      inference=f"syllogism/{example.form}",
+      metadata={"form": example.form, "mood": example.mood, "figure": example.figure},
+  )
+  if not config.six_way:
+    return [question]
+  six_choices, six_answer = choices_lib.shuffled_choices(correct, [c for c in candidates if c != correct],
+                                                         six_way_rng)
+  return [question, dataclasses.replace(
+      question, id=f"{example.id}/conclusion_6way", split=SIX_WAY_SPLIT, choices=six_choices,
+      answer=six_answer, also_correct=(six_choices.index(converse),) if symmetric else ())]
+
+
+def _examples(config: Config, rng: np.random.Generator) -> list[_Example]:
+  """`num_examples` syllogisms, the forms in rotation and shuffled, each with three fresh entities."""
   try:
     entities = words.nonsense_words(3 * config.num_examples, rng)
   except ValueError as e:
     raise ValueError(f"num_examples={config.num_examples}: {e}") from None
   forms = [config.forms[i % len(config.forms)] for i in range(config.num_examples)]
   forms = [forms[i] for i in rng.permutation(len(forms))]
+  return [_Example(f"simple_syllogisms/{i:02d}", form, dict(zip("SMP", entities[3 * i : 3 * i + 3])))
+          for i, form in enumerate(forms)]
 
+
+def generate(config: Config) -> schema.Dataset:
+  _check_config(config)
+  rng = np.random.default_rng(config.seed)
+  six_way_rng = np.random.default_rng([config.seed, _SIX_WAY_STREAM])
   facts, documents, questions = [], [], []
-  for i, form in enumerate(forms):
-    mood, figure = FORMS[form]
-    terms = dict(zip("SMP", entities[3 * i : 3 * i + 3]))
-    example_id = f"simple_syllogisms/{i:02d}"
-    premises = []
-    for role, quantifier, (subject_role, predicate_role) in zip(("major", "minor"), mood[:2], FIGURES[figure]):
-      fact = schema.Fact(
-          id=f"{example_id}/{role}", subject=terms[subject_role], relation=relation(quantifier),
-          object=terms[predicate_role], metadata={"form": form, "role": role},
-      )
-      premises.append((fact, statement(quantifier, terms[subject_role], terms[predicate_role])))
-    conclusion_quantifier = mood[2]
-    conclusion = schema.Fact(
-        id=f"{example_id}/conclusion", subject=terms["S"], relation=relation(conclusion_quantifier),
-        object=terms["P"], metadata={"form": form, "role": "conclusion", "derived": True},
-    )
+  for example in _examples(config, rng):
+    premises = _premises(example)
+    conclusion = _conclusion(example)
     facts.extend([premises[0][0], premises[1][0], conclusion])
-
-    # Entity order and premise order carry no information about the form.
-    named = [entities[3 * i + j] for j in rng.permutation(3)]
-    if rng.integers(2):
-      premises.reverse()
-    text = (
-        f"The relationships between {named[0]}, {named[1]} and {named[2]} are: "
-        + " ".join(f"{sentence}." for _, sentence in premises)
-    )
-    documents.append(schema.Document(
-        id=f"{example_id}/premises", text=text, provenance=f"simple_syllogisms/{form}",
-        fact_ids=tuple(fact.id for fact, _ in premises), metadata={"form": form, "figure": figure},
-    ))
-
-    pair = [terms["S"], terms["P"]]
-    if rng.integers(2):
-      pair.reverse()
-    correct = " " + statement(conclusion_quantifier, terms["S"], terms["P"]) + "."
-    converse = " " + statement(conclusion_quantifier, terms["P"], terms["S"]) + "."
-    candidates = [
-        " " + statement(q, x, y) + "."
-        for q in "AIE"
-        for x, y in ((terms["S"], terms["P"]), (terms["P"], terms["S"]))
-    ]
-    symmetric = conclusion_quantifier in SYMMETRIC
-    five_way = [c for c in candidates if c != correct and not (symmetric and c == converse)]
-    question_choices, answer = choices_lib.shuffled_choices(correct, five_way, rng)
-    question = schema.Question(
-        id=f"{example_id}/conclusion", split="syllogism",
-        prompt=f"The relationships between {pair[0]} and {pair[1]} are:",
-        choices=question_choices, answer=answer,
-        fact_ids=(premises[0][0].id, premises[1][0].id, conclusion.id),
-        inference=f"syllogism/{form}", metadata={"form": form, "mood": mood, "figure": figure},
-    )
-    questions.append(question)
-    if config.six_way:
-      six_choices, six_answer = choices_lib.shuffled_choices(
-          correct, [c for c in candidates if c != correct], six_way_rng)
-      questions.append(dataclasses.replace(
-          question, id=f"{example_id}/conclusion_6way", split=SIX_WAY_SPLIT, choices=six_choices,
-          answer=six_answer, also_correct=(six_choices.index(converse),) if symmetric else ()))
-
+    document = _document(example, premises, rng)
+    documents.append(document)
+    questions += _questions(example, (*document.fact_ids, conclusion.id), config, rng, six_way_rng)
   return schema.Dataset(
       name="simple_syllogisms",
       documents=tuple(documents),
