@@ -76,10 +76,10 @@ _SEMANTIC_REVERSED = {
 
 def _semantic(dataset: schema.Dataset, include_derived: bool) -> Iterator[OracleStatement]:
   from icl_ft_jax.data import semantic_knowledge, semantic_logic, semantic_questions  # pylint: disable=g-import-not-at-top
-  from icl_ft_jax.data import semantic_text as text  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.data import semantic_text  # pylint: disable=g-import-not-at-top
 
   hierarchy = semantic_knowledge.load_hierarchy(dataset.info.get("hierarchy_path") or semantic_knowledge.DEFAULT_PATH)
-  lexicon = text.Lexicon(nonsense=json.loads(dataset.info["lexicon"]))
+  lexicon = semantic_text.Lexicon(nonsense=json.loads(dataset.info["lexicon"]))
   sources = _first_document(dataset)
   trained = {(f.metadata["subject_real"], f.relation, f.metadata["object_real"])
              for f in dataset.facts if f.metadata.get("trained")}
@@ -88,8 +88,8 @@ def _semantic(dataset: schema.Dataset, include_derived: bool) -> Iterator[Oracle
       continue
     subject, obj = fact.metadata["subject_real"], fact.metadata["object_real"]
     source = sources.get(fact.id, "")
-    yield source, text.render(text.TRAIN_TEMPLATES[fact.relation][0], lexicon, subject, obj)
-    yield source, text.render(_SEMANTIC_REVERSED[fact.relation], lexicon, subject, obj)
+    yield source, semantic_text.render(semantic_text.TRAIN_TEMPLATES[fact.relation][0], lexicon, subject, obj)
+    yield source, semantic_text.render(_SEMANTIC_REVERSED[fact.relation], lexicon, subject, obj)
   if not include_derived:
     return
   for entailment in semantic_logic.derived(semantic_logic.entailments(hierarchy)).values():
@@ -97,7 +97,7 @@ def _semantic(dataset: schema.Dataset, include_derived: bool) -> Iterator[Oracle
       continue  # True, but not inferable from the training documents.
     subject, relation, obj = entailment.triple
     source = sources.get(semantic_questions.fact_id(entailment.premises[0]), "")
-    yield source, text.render(text.TRAIN_TEMPLATES[relation][0], lexicon, subject, obj)
+    yield source, semantic_text.render(semantic_text.TRAIN_TEMPLATES[relation][0], lexicon, subject, obj)
 
 
 def oracle_statements(dataset: schema.Dataset, *, include_derived: bool = True) -> list[OracleStatement]:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from icl_ft_jax.data import semantic_knowledge as knowledge
-from icl_ft_jax.data import semantic_text as text
+from icl_ft_jax.data import semantic_knowledge
+from icl_ft_jax.data import semantic_text
 
-Triple = knowledge.Triple
+Triple = semantic_knowledge.Triple
 
 STYLES = ("encyclopedia", "bullets", "qa", "comparison", "quiz")
 _RANDOM_STYLE_WEIGHTS = (0.35, 0.2, 0.15, 0.2, 0.1)
@@ -45,8 +45,8 @@ class Article:
 class ArticleWriter:
   """Writes articles from the trained facts; all randomness comes from the `rng` passed in."""
 
-  hierarchy: knowledge.Hierarchy
-  lexicon: text.Lexicon
+  hierarchy: semantic_knowledge.Hierarchy
+  lexicon: semantic_text.Lexicon
   trained: tuple[Triple, ...]  # Trained base facts, in hierarchy order.
 
   def __post_init__(self):
@@ -54,7 +54,7 @@ class ArticleWriter:
     for triple in self.trained:
       by_subject[triple[0]].append(triple)
     # is_a first: an article opens by saying what its subject is.
-    ordered = {s: tuple(sorted(ts, key=lambda t: t[1] != knowledge.IS_A)) for s, ts in by_subject.items()}
+    ordered = {s: tuple(sorted(ts, key=lambda t: t[1] != semantic_knowledge.IS_A)) for s, ts in by_subject.items()}
     object.__setattr__(self, "_facts_by_subject", ordered)
 
   @property
@@ -88,12 +88,12 @@ class ArticleWriter:
 
   def statement(self, triple: Triple, rng: np.random.Generator, *, pronoun: bool = False) -> str:
     subject, relation, obj = triple
-    templates = text.PRONOUN_TEMPLATES[relation] if pronoun else text.TRAIN_TEMPLATES[relation]
-    return text.render(templates[rng.integers(len(templates))], self.lexicon, subject, obj)
+    templates = semantic_text.PRONOUN_TEMPLATES[relation] if pronoun else semantic_text.TRAIN_TEMPLATES[relation]
+    return semantic_text.render(templates[rng.integers(len(templates))], self.lexicon, subject, obj)
 
   def question(self, triple: Triple, rng: np.random.Generator) -> str:
-    templates = text.TRAIN_QUESTIONS[triple[1]]
-    return text.render(templates[rng.integers(len(templates))], self.lexicon, triple[0], None)
+    templates = semantic_text.TRAIN_QUESTIONS[triple[1]]
+    return semantic_text.render(templates[rng.integers(len(templates))], self.lexicon, triple[0], None)
 
   # ------------------------------------------------------------------------------------
   # Choosing what an article says
@@ -152,7 +152,8 @@ class ArticleWriter:
         groups.pop()
     blocks, triples = [], []
     for group in groups:
-      header = text.render(_BULLET_HEADERS[rng.integers(len(_BULLET_HEADERS))], self.lexicon, group[0][0], None)
+      header_template = _BULLET_HEADERS[rng.integers(len(_BULLET_HEADERS))]
+      header = semantic_text.render(header_template, self.lexicon, group[0][0], None)
       blocks.append("\n".join([header] + [f"- {self.statement(t, rng)}" for t in group]))
       triples.extend(group)
     return Article(text="\n\n".join(blocks), triples=tuple(triples), style="bullets", focus=focus,
@@ -184,13 +185,13 @@ class ArticleWriter:
     first, second = list(self.facts_about(focus)), list(self.facts_about(partner))
     sentences, triples = [], []
     parent = self.hierarchy.by_name[focus].parent
-    shared = (focus, knowledge.IS_A, parent)
-    if parent is not None and shared in first and (partner, knowledge.IS_A, parent) in second:
+    shared = (focus, semantic_knowledge.IS_A, parent)
+    if parent is not None and shared in first and (partner, semantic_knowledge.IS_A, parent) in second:
       s, p = self.lexicon.plural(focus), self.lexicon.plural(partner)
       sentences.append(f"Both {s} and {p} are {self.lexicon.plural(parent)}.")
-      triples.extend([shared, (partner, knowledge.IS_A, parent)])
+      triples.extend([shared, (partner, semantic_knowledge.IS_A, parent)])
       first.remove(shared)
-      second.remove((partner, knowledge.IS_A, parent))
+      second.remove((partner, semantic_knowledge.IS_A, parent))
     for i in range(max(len(first), len(second))):
       if i < len(first):
         sentences.append(self.statement(first[i], rng))

@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from icl_ft_jax.data import semantic_knowledge as knowledge
+from icl_ft_jax.data import semantic_knowledge
 
-Triple = knowledge.Triple
+Triple = semantic_knowledge.Triple
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -34,13 +34,13 @@ class Entailment:
     return len(self.premises) - 1
 
 
-def _is_a_chain(hierarchy: knowledge.Hierarchy, name: str, depth: int) -> tuple[Triple, ...]:
+def _is_a_chain(hierarchy: semantic_knowledge.Hierarchy, name: str, depth: int) -> tuple[Triple, ...]:
   """The is_a facts leading from `name` up `depth` levels."""
   chain = (name, *hierarchy.ancestors(name))
-  return tuple((chain[i], knowledge.IS_A, chain[i + 1]) for i in range(depth))
+  return tuple((chain[i], semantic_knowledge.IS_A, chain[i + 1]) for i in range(depth))
 
 
-def entailments(hierarchy: knowledge.Hierarchy) -> dict[Triple, Entailment]:
+def entailments(hierarchy: semantic_knowledge.Hierarchy) -> dict[Triple, Entailment]:
   """Every true statement about the categories, in a deterministic order."""
   by_name = hierarchy.by_name
   found: dict[Triple, Entailment] = {}
@@ -53,7 +53,7 @@ def entailments(hierarchy: knowledge.Hierarchy) -> dict[Triple, Entailment]:
   for name in hierarchy.names:
     lineage = (name, *hierarchy.ancestors(name))
     for depth in range(1, len(lineage)):
-      triple = (name, knowledge.IS_A, lineage[depth])
+      triple = (name, semantic_knowledge.IS_A, lineage[depth])
       add(triple, _is_a_chain(hierarchy, name, depth), "base" if depth == 1 else "transitivity")
     for depth, owner in enumerate(lineage):
       for relation, value in by_name[owner].properties:

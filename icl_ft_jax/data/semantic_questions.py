@@ -17,11 +17,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from icl_ft_jax.data import schema
-from icl_ft_jax.data import semantic_knowledge as knowledge
-from icl_ft_jax.data import semantic_logic as logic
-from icl_ft_jax.data import semantic_text as text
+from icl_ft_jax.data import semantic_knowledge
+from icl_ft_jax.data import semantic_logic
+from icl_ft_jax.data import semantic_text
 
-Triple = knowledge.Triple
+Triple = semantic_knowledge.Triple
 
 
 def fact_id(triple: Triple) -> str:
@@ -44,9 +44,9 @@ class QuestionSpec:
 class QuestionWriter:
   """Turns specs into questions with hard distractors; randomness only from the `rng` passed in."""
 
-  hierarchy: knowledge.Hierarchy
-  lexicon: text.Lexicon
-  entailed: Mapping[Triple, logic.Entailment]
+  hierarchy: semantic_knowledge.Hierarchy
+  lexicon: semantic_text.Lexicon
+  entailed: Mapping[Triple, semantic_logic.Entailment]
   trained: tuple[Triple, ...]
   num_distractors: int
 
@@ -65,11 +65,11 @@ class QuestionWriter:
       return True
     names = self.hierarchy.by_name
     if varied == "subject":
-      if relation == knowledge.IS_A and subject == obj:
+      if relation == semantic_knowledge.IS_A and subject == obj:
         return True
       # "Things that can fly include birds" is half true when robins can fly.
       return subject in names and any((d, relation, obj) in self.entailed for d in self._descendants[subject])
-    if relation == knowledge.IS_A:
+    if relation == semantic_knowledge.IS_A:
       return obj == subject or obj in self._descendants[subject]
     if relation == "eats" and obj in names:
       # "Frogs feed on bees" is close to true when frogs eat insects.
@@ -90,16 +90,16 @@ class QuestionWriter:
     distractors = [pool[i] for i in rng.choice(len(pool), size=self.num_distractors, replace=False)]
     answer = int(rng.integers(self.num_distractors + 1))
     terms = distractors[:answer] + [correct] + distractors[answer:]
-    templates = text.FORWARD_QUESTIONS if spec.varied == "object" else text.REVERSE_QUESTIONS
+    templates = semantic_text.FORWARD_QUESTIONS if spec.varied == "object" else semantic_text.REVERSE_QUESTIONS
     template_index = int(rng.integers(len(templates[relation])))
     prompt_template, choice_template = templates[relation][template_index]
-    prompt = text.render(prompt_template, self.lexicon, subject if spec.varied == "object" else None,
+    prompt = semantic_text.render(prompt_template, self.lexicon, subject if spec.varied == "object" else None,
                          obj if spec.varied == "subject" else None)
     return schema.Question(
         id=question_id,
         split=spec.split,
         prompt=prompt,
-        choices=tuple(text.choice_text(choice_template, self.lexicon, t, spec.varied) for t in terms),
+        choices=tuple(semantic_text.choice_text(choice_template, self.lexicon, t, spec.varied) for t in terms),
         answer=answer,
         fact_ids=tuple(fact_id(p) for p in spec.premises),
         inference=spec.inference,
@@ -158,11 +158,11 @@ def depth_shares(count: int, pool_sizes: Mapping[int, int]) -> dict[int, int]:
 
 
 def syllogism_specs(
-    entailed: Mapping[Triple, logic.Entailment], held_out: tuple[str, ...], count: int, max_steps: int,
+    entailed: Mapping[Triple, semantic_logic.Entailment], held_out: tuple[str, ...], count: int, max_steps: int,
     rng: np.random.Generator,
 ) -> list[QuestionSpec]:
   """Deductions of 1..max_steps steps, the same number of each where the pools allow (`depth_shares`)."""
-  derived = [e for e in logic.derived(entailed).values() if e.triple[0] not in held_out]
+  derived = [e for e in semantic_logic.derived(entailed).values() if e.triple[0] not in held_out]
   pools = {steps: [e for e in derived if e.steps == steps] for steps in range(1, max_steps + 1)}
   shares = depth_shares(count, {steps: len(pool) for steps, pool in pools.items()})
   specs = []
@@ -173,9 +173,10 @@ def syllogism_specs(
   return specs
 
 
-def holdout_specs(entailed: Mapping[Triple, logic.Entailment], held_out: tuple[str, ...]) -> list[QuestionSpec]:
+def holdout_specs(entailed: Mapping[Triple, semantic_logic.Entailment],
+                  held_out: tuple[str, ...]) -> list[QuestionSpec]:
   """Every deduction about each held-out category (all follow from its one trained fact)."""
-  derived = logic.derived(entailed).values()
+  derived = semantic_logic.derived(entailed).values()
   return [
       QuestionSpec(split="category_holdout", triple=e.triple, varied="object", premises=e.premises,
                    inference=f"category_holdout/{e.steps}-step/{e.triple[1]}")

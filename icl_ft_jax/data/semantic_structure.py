@@ -30,11 +30,11 @@ import json
 import numpy as np
 
 from icl_ft_jax.data import schema
-from icl_ft_jax.data import semantic_documents as documents
-from icl_ft_jax.data import semantic_knowledge as knowledge
-from icl_ft_jax.data import semantic_logic as logic
-from icl_ft_jax.data import semantic_questions as questions
-from icl_ft_jax.data import semantic_text as text
+from icl_ft_jax.data import semantic_documents
+from icl_ft_jax.data import semantic_knowledge
+from icl_ft_jax.data import semantic_logic
+from icl_ft_jax.data import semantic_questions
+from icl_ft_jax.data import semantic_text
 
 NAME = "semantic_structure"
 SPLITS = ("rephrasing", "reversal", "syllogism", "category_holdout")
@@ -79,7 +79,7 @@ def _rng(config: Config, stream: int) -> np.random.Generator:
   return np.random.default_rng([config.seed, stream])
 
 
-def choose_held_out(hierarchy: knowledge.Hierarchy, count: int, rng: np.random.Generator) -> tuple[str, ...]:
+def choose_held_out(hierarchy: semantic_knowledge.Hierarchy, count: int, rng: np.random.Generator) -> tuple[str, ...]:
   """Leaves that no relation points at, so that their parent can be their only trained fact."""
   eligible = [n for n in hierarchy.names
               if hierarchy.is_leaf(n) and hierarchy.ancestors(n) and n not in hierarchy.relation_objects()]
@@ -92,12 +92,13 @@ def choose_held_out(hierarchy: knowledge.Hierarchy, count: int, rng: np.random.G
   return tuple(n for i, n in enumerate(eligible) if i in picked)
 
 
-def trained_triples(hierarchy: knowledge.Hierarchy, held_out: tuple[str, ...]) -> tuple[knowledge.Triple, ...]:
+def trained_triples(hierarchy: semantic_knowledge.Hierarchy,
+                    held_out: tuple[str, ...]) -> tuple[semantic_knowledge.Triple, ...]:
   """Base facts the articles state: all but the held-out categories' own properties."""
-  return tuple(t for t in hierarchy.base_triples() if t[0] not in held_out or t[1] == knowledge.IS_A)
+  return tuple(t for t in hierarchy.base_triples() if t[0] not in held_out or t[1] == semantic_knowledge.IS_A)
 
 
-def _object_type(hierarchy: knowledge.Hierarchy, relation: str, obj: str) -> str:
+def _object_type(hierarchy: semantic_knowledge.Hierarchy, relation: str, obj: str) -> str:
   if obj in hierarchy.by_name:
     return "category"
   return {"is": "adjective", "has": "noun", "can": "verb", "eats": "food", "lives_in": "habitat"}[relation]
@@ -107,7 +108,7 @@ def _facts(hierarchy, lexicon, trained) -> tuple[schema.Fact, ...]:
   trained = set(trained)
   return tuple(
       schema.Fact(
-          id=questions.fact_id(t), subject=lexicon[t[0]], relation=t[1], object=lexicon[t[2]],
+          id=semantic_questions.fact_id(t), subject=lexicon[t[0]], relation=t[1], object=lexicon[t[2]],
           metadata={"subject_real": t[0], "object_real": t[2], "object_type": _object_type(hierarchy, t[1], t[2]),
                     "trained": t in trained},
       )
@@ -115,11 +116,11 @@ def _facts(hierarchy, lexicon, trained) -> tuple[schema.Fact, ...]:
   )
 
 
-def _documents(articles: list[documents.Article]) -> list[schema.Document]:
+def _documents(articles: list[semantic_documents.Article]) -> list[schema.Document]:
   return [
       schema.Document(
           id=f"{NAME}/doc_{i:04d}", text=a.text, provenance=f"{NAME}/{a.style}",
-          fact_ids=tuple(dict.fromkeys(questions.fact_id(t) for t in a.triples)),
+          fact_ids=tuple(dict.fromkeys(semantic_questions.fact_id(t) for t in a.triples)),
           metadata={"style": a.style, "focus_real": a.focus, "num_sentences": a.num_sentences},
       )
       for i, a in enumerate(articles)
@@ -136,14 +137,16 @@ def _subsample(docs: list[schema.Document], config: Config) -> list[schema.Docum
 
 def _questions(config, hierarchy, lexicon, entailed, trained, held_out) -> tuple[tuple[schema.Question, ...], int]:
   rng = _rng(config, _QUESTION_STREAM)
-  writer = questions.QuestionWriter(hierarchy=hierarchy, lexicon=lexicon, entailed=entailed, trained=trained,
-                                    num_distractors=config.num_distractors)
+  writer = semantic_questions.QuestionWriter(hierarchy=hierarchy, lexicon=lexicon, entailed=entailed,
+                                             trained=trained, num_distractors=config.num_distractors)
   specs = [
-      *questions.trained_fact_specs(trained, held_out, "rephrasing", "object", config.num_rephrasing_questions, rng),
-      *questions.trained_fact_specs(trained, held_out, "reversal", "subject", config.num_reversal_questions, rng),
-      *questions.syllogism_specs(entailed, held_out, config.num_syllogism_questions, config.max_syllogism_steps,
-                                 rng),
-      *questions.holdout_specs(entailed, held_out),
+      *semantic_questions.trained_fact_specs(trained, held_out, "rephrasing", "object",
+                                             config.num_rephrasing_questions, rng),
+      *semantic_questions.trained_fact_specs(trained, held_out, "reversal", "subject",
+                                             config.num_reversal_questions, rng),
+      *semantic_questions.syllogism_specs(entailed, held_out, config.num_syllogism_questions,
+                                          config.max_syllogism_steps, rng),
+      *semantic_questions.holdout_specs(entailed, held_out),
   ]
   made, skipped = [], 0
   counts = dict.fromkeys(SPLITS, 0)
@@ -159,13 +162,13 @@ def _questions(config, hierarchy, lexicon, entailed, trained, held_out) -> tuple
 
 def generate(config: Config) -> schema.Dataset:
   """The dataset for `config`; the same config always gives the same bytes."""
-  hierarchy = knowledge.load_hierarchy(config.hierarchy_path or knowledge.DEFAULT_PATH)
-  lexicon = text.build_lexicon(hierarchy, _rng(config, _LEXICON_STREAM))
+  hierarchy = semantic_knowledge.load_hierarchy(config.hierarchy_path or semantic_knowledge.DEFAULT_PATH)
+  lexicon = semantic_text.build_lexicon(hierarchy, _rng(config, _LEXICON_STREAM))
   held_out = choose_held_out(hierarchy, config.num_holdout_categories, _rng(config, _HOLDOUT_STREAM))
   trained = trained_triples(hierarchy, held_out)
-  entailed = logic.entailments(hierarchy)
-  writer = documents.ArticleWriter(hierarchy=hierarchy, lexicon=lexicon, trained=trained)
-  articles = documents.write_articles(writer, config.num_documents, _rng(config, _DOCUMENT_STREAM))
+  entailed = semantic_logic.entailments(hierarchy)
+  writer = semantic_documents.ArticleWriter(hierarchy=hierarchy, lexicon=lexicon, trained=trained)
+  articles = semantic_documents.write_articles(writer, config.num_documents, _rng(config, _DOCUMENT_STREAM))
   docs = _subsample(_documents(articles), config)
   made, skipped = _questions(config, hierarchy, lexicon, entailed, trained, held_out)
   info = {

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from icl_ft_jax.data import semantic_knowledge as knowledge
+from icl_ft_jax.data import semantic_knowledge
 from icl_ft_jax.data import words
 
 # Fields: {S} plural subject, {a_s} singular subject with its article, {o} object in its
@@ -105,7 +105,7 @@ class Lexicon:
 _AWKWARD_ENDINGS = ("s", "x", "z")
 
 
-def build_lexicon(hierarchy: knowledge.Hierarchy, rng: np.random.Generator) -> Lexicon:
+def build_lexicon(hierarchy: semantic_knowledge.Hierarchy, rng: np.random.Generator) -> Lexicon:
   """Draws one nonsense word per content word, assigned in the file's order."""
   real = hierarchy.content_words()
   drawn = words.nonsense_words(3 * len(real), rng)
