@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from icl_ft_jax.model import forward
-from icl_ft_jax.train import lora, trainer
+from icl_ft_jax.train import loss as loss_lib, lora, trainer
 
 from tests.train import helpers
 
@@ -29,6 +29,9 @@ def test_only_adapters_train_and_merge_matches(tiny_model, one_device_mesh):
     state, metrics = run.train_step(state, run.frozen, jax.device_put(batches(step), run.shardings.batch))
     losses.append(float(metrics["loss"]))
   # b starts at zero, so step 0 is the base model; after it the adapters are non-zero.
+  base_loss = loss_lib.document_loss(tiny_model.model, tiny_model.params, batches(0), chunk_length=None).mean
+  np.testing.assert_allclose(losses[0], base_loss, rtol=1e-5)
+  assert losses[1] < losses[0] - 1e-3, losses  # Step 1 sees the same 8 documents, after one update.
   assert any(np.abs(np.asarray(x)).max() > 0 for x in jax.tree.leaves(state.params))
   jax.tree.map(np.testing.assert_array_equal, base_before, jax.tree.map(np.asarray, run.frozen))
 
