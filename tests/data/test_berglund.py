@@ -205,3 +205,13 @@ def test_readme_command_runs_on_the_original_shapes(tmp_path):
   assert {r["dataset"] for r in results} == {"berglund_reversal_curse"}
   assert {r["split"] for r in results} == {"reversal", "forward", "d2p_forward", "d2p_reversal", "both"}
   assert {r["condition"] for r in results} == {"pretrained", "icl"}
+
+
+def test_the_datasets_config_takes_the_folder_as_its_arg(folder):
+  from icl_ft_jax.jobs import common  # pylint: disable=g-import-not-at-top
+  from tests import config_files  # pylint: disable=g-import-not-at-top
+
+  config = config_files.load("datasets.py", f"berglund={folder}")
+  dataset = common.build_dataset(config.datasets.berglund_reversal_curse)
+  assert len(dataset.documents) == len(registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)}).documents) > 0
+  assert "berglund_reversal_curse" not in config_files.load("datasets.py")["datasets"]
