@@ -5,7 +5,8 @@ proposition key, whether it is true or validly entailed by the dataset's facts, 
 whether it names the object before the subject) and says which claim would answer
 each test question. Statements our readers cannot parse make no claim: they count
 as neither valid nor covering anything. The readers follow the wordings of our
-templates and of the worked examples, and some common paraphrases.
+templates and of the worked examples, and some common paraphrases. A denial ("is not",
+"never", "cannot") makes no claim either: it would otherwise read as the fact it denies.
 
 Families:
   * reversal curse: a full name and a description (title or feat) in one statement;
@@ -43,6 +44,18 @@ class Requirement:
   object_first: bool | None  # None: either order.
 
 
+_NEGATION = re.compile(r"\b(?:not|never|no longer|cannot)\b|n't\b", re.IGNORECASE)
+
+
+def _denies(statement: str, names: Sequence[str] = ()) -> bool:
+  """Whether `statement` negates, outside the dataset `names` it holds (a title may say "never")."""
+  if _NEGATION.search(statement) is None:
+    return False
+  for name in names:
+    statement = re.sub(re.escape(name), " ", statement, flags=re.IGNORECASE)
+  return _NEGATION.search(statement) is not None
+
+
 def _first(text: str, term: str) -> int:
   match = re.search(r"(?<![A-Za-z])" + re.escape(term.casefold()), text.casefold())
   return match.start() if match else -1
@@ -66,6 +79,8 @@ class ReversalCurseChecker:
   facts: tuple[schema.Fact, ...]
 
   def claims(self, statement: str) -> tuple[Claim, ...]:
+    if _denies(statement, [f.object for f in self.facts]):
+      return ()
     out = []
     for person in self.facts:
       name_at = _first(statement, person.subject)
@@ -232,7 +247,7 @@ class SemanticChecker:
   def claims(self, statement: str) -> tuple[Claim, ...]:
     hierarchy, _, entailed = self._world()
     terms = self._terms(statement)
-    if len(terms) != 2 or terms[0][1] == terms[1][1]:
+    if len(terms) != 2 or terms[0][1] == terms[1][1] or _denies(statement):
       return ()
     first, second = terms[0][1], terms[1][1]
     lowered = statement.casefold()

@@ -100,3 +100,64 @@ def test_worked_examples_name_no_dataset_entity():
   assert not words & people
   # Single-word dataset entities (nonsense words) never appear in an example.
   assert not {e for e in entities if " " not in e} & ({w for w in words} | {w.rstrip("s") for w in words})
+
+
+# Hand-written statements, not the oracle's templates: paraphrases and reversals the checker must
+# read as valid (and as answering the reversal question), and wrong ones it must not count as valid.
+def _reversal_curse_statements(ds):
+  a = next(f for f in ds.facts if "'" in f.object and f.metadata["group"] == "p2d")  # A titled work.
+  b = next(f for f in ds.facts if f is not a)
+  bare = lambda fact: fact.object.removeprefix("the ")
+  title = a.object[a.object.index("'"):]
+  accepted = [f"The {bare(a)} is none other than {a.subject}.",
+              f"Ask who is {a.object}, and you will hear of {a.subject}.",
+              f"{title} owes its fame to {a.subject}."]
+  rejected = [f"The {bare(b)} is {a.subject}.",  # Another person's description.
+              f"{a.subject} is not {a.object}.",  # A denial.
+              f"{a.subject} has never been {a.object}.",
+              f"{a.subject.split()[0]} is {a.object}."]  # A first name alone names nobody.
+  return a, accepted, rejected
+
+
+def _simple_reversals_statements(ds):
+  f = ds.facts[0]
+  stated, antonym = f.metadata["comparative"], f.metadata["antonym"]
+  accepted = [f"It follows that {f.object} are {antonym} than {f.subject}.",
+              f"In other words, the {f.object} is {antonym} than the {f.subject}.",
+              f"{f.object.capitalize()} are {antonym} than {f.subject}."]
+  rejected = [f"{f.object} are {stated} than {f.subject}.",  # The reversal with the same comparative.
+              f"{f.object} are more {antonym} than {f.subject}.",  # Not a comparative we know.
+              f"{f.object} are not {stated} than {f.subject}.",
+              f"{f.subject} are {antonym} than {f.object}."]
+  return f, accepted, rejected
+
+
+def _semantic_structure_statements(ds):
+  can = next(f for f in ds.facts if f.relation == "can" and f.metadata["trained"])
+  is_a = next(f for f in ds.facts if f.relation == "is_a" and f.metadata["trained"])
+  accepted = [f"Among those able to {can.object} are {can.subject}s.",
+              f"Able to {can.object}: that describes {can.subject}s."]
+  rejected = [f"{can.subject.capitalize()}s cannot {can.object}.",
+              f"{is_a.subject.capitalize()}s are not a kind of {is_a.object}.",
+              f"{is_a.object.capitalize()}s are a kind of {is_a.subject}."]  # The converse.
+  return can, accepted, rejected
+
+
+HAND_WRITTEN = {"reversal_curse": _reversal_curse_statements, "simple_reversals": _simple_reversals_statements,
+                "semantic_structure": _semantic_structure_statements}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_hand_written_paraphrases_are_read_and_wrong_ones_are_not_valid(name):
+  ds = dataset(name)
+  checker = claims.checker_for(ds)
+  fact, accepted, rejected = HAND_WRITTEN[name](ds)
+  question = next(q for q in ds.splits["reversal"] if fact.id in q.fact_ids)
+  required = checker.required(question)
+  for statement in accepted:
+    found = checker.claims(statement)
+    assert [(c.key, c.valid) for c in found] == [(required.key, True)], statement
+    assert required.object_first in (None, found[0].object_first), statement  # Answers the reversal question.
+  for statement in rejected:
+    assert not any(c.valid for c in checker.claims(statement)), statement
+    assert quality.assess(ds, [statement]).coverage["reversal"] == 0.0, statement
