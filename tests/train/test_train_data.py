@@ -52,3 +52,24 @@ def test_sentence_split_documents():
   dataset = schema.Dataset(name="d", documents=tuple(helpers.documents(["One fact. Two facts."])), questions=())
   texts = [d.text for d in data_lib.training_documents(dataset, data_lib.DataConfig(sentence_split="independent"))]
   assert texts == ["One fact.", "Two facts."]
+
+
+@pytest.mark.parametrize("loss_on", ["document", "completion"])
+def test_appended_eos_is_a_weighted_last_target(tiny_model, loss_on):
+  eos = tiny_model.tokenizer.special_tokens.EOS
+  document = schema.Document(id="d", text="Daphne Barrington is the director of films.", provenance="t",
+                             metadata={"prompt_chars": len("Daphne Barrington is")})
+
+  def first_row(append_eos):
+    config = data_lib.DataConfig(batch_size=1, max_length=24, loss_on=loss_on, append_eos=append_eos)
+    batch = data_lib.Batches(data_lib.tokenize(tiny_model.tokenizer, [document], config), config, seed=0)(0)
+    n = int((batch["segment_ids"][0] > 0).sum())
+    return batch, n
+
+  batch, n = first_row(append_eos=True)
+  assert batch["targets"][0, n - 1] == eos and batch["weights"][0, n - 1] == 1.0  # The model learns to stop.
+  assert eos not in batch["inputs"][0, :n]
+  if "loss_targets" in batch:  # Completion-only loss keeps just the weighted positions: EOS among them.
+    assert eos in batch["loss_targets"][0][batch["loss_weights"][0] > 0]
+  without, m = first_row(append_eos=False)
+  assert m == n - 1 and eos not in without["targets"][0, :m]
