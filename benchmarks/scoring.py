@@ -84,9 +84,9 @@ def main() -> None:
   mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
   loaded = loading.load_model({"name": args.model}, mesh=mesh)
   context, items = workload(loaded.tokenizer, args.context_tokens)
-  common = dict(batch_size=args.batch_size, progress=False)
-  ours = Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **common)
-  baseline = FullLogitsScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **common)
+  scorer_options = dict(batch_size=args.batch_size, progress=False)
+  ours = Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **scorer_options)
+  baseline = FullLogitsScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **scorer_options)
   num_context_tokens = len(ours.encode_context(context))
   # Longer prompts for the unembedding comparison: the context's first sentences + the question.
   long_items = [MCItem(prompt=context[:400] + it.prompt, choices=it.choices) for it in items]

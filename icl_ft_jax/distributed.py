@@ -40,7 +40,7 @@ def is_primary() -> bool:
   return jax.process_index() == 0
 
 
-def agree(flags: list[bool]) -> list[bool]:
+def primary_flags(flags: list[bool]) -> list[bool]:
   """Process 0's view of `flags` on every process (e.g. which stages are done).
 
   Files only process 0 writes (results, augmentations) may look different on

@@ -225,11 +225,11 @@ def check_sharded_as(tree, shardings) -> None:
   """Raises if any array in `tree` is not laid out as `shardings` asks."""
   mismatches = []
 
-  def check(path, array, sharding):
+  def note_mismatch(path, array, sharding):
     if not array.sharding.is_equivalent_to(sharding, array.ndim):
       mismatches.append(f"{_path_name(path)}: {array.sharding} != {sharding}")
 
-  jax.tree_util.tree_map_with_path(check, tree, shardings)
+  jax.tree_util.tree_map_with_path(note_mismatch, tree, shardings)
   if mismatches:
     raise RuntimeError("Params are not sharded as asked (a bug in icl_ft_jax: please report it with the"
                        " mesh and model):\n" + "\n".join(mismatches[:10]))

@@ -92,7 +92,7 @@ def test_semantic_structure_splits_augmented_conditions_and_not_the_baseline():
   for condition in ("ft+local", "ft+oracle"):
     data, mix = mixes[condition]
     assert (data.sentence_split, data.max_length) == ("independent", 128)
-    assert mix.record["original"] == sentences > len(dataset.documents)
+    assert mix.counts["original"] == sentences > len(dataset.documents)
     assert [d.text for d in mix.documents[-2:]] == ["Zoumps are a kind of safro.", "Safros can glide."]
 
 

@@ -29,7 +29,8 @@ def test_the_same_run_is_done(tmp_path):
   config = experiment_config()
   _save(tmp_path, config, "pretrained")
   _save(tmp_path, config, "ft", seed=1)
-  assert run_identity.check(tmp_path, experiment.expected_identities(config)) == {("pretrained", 0), ("ft", 1)}
+  done = run_identity.done_conditions(tmp_path, experiment.expected_identities(config))
+  assert done == {("pretrained", 0), ("ft", 1)}
   (saved,) = [r for r in records.read_results(tmp_path / "results.json") if r.condition == "pretrained"]
   assert saved.metadata["model"]["name"] == "tiny" and saved.metadata["run_identity"]
 
@@ -42,7 +43,7 @@ def test_the_same_run_is_done(tmp_path):
 def test_another_run_is_refused(tmp_path, changed, message):
   _save(tmp_path, experiment_config(), "pretrained")
   with pytest.raises(UserError, match="results of another run") as error:
-    run_identity.check(tmp_path, experiment.expected_identities(experiment_config(**changed)))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(experiment_config(**changed)))
   assert message in str(error.value) and "\n" not in str(error.value)
 
 
@@ -51,17 +52,18 @@ def test_a_condition_setting_changes_only_that_condition(tmp_path):
   _save(tmp_path, experiment_config(), "icl")
   changed = experiment_config(**{"icl.subsample": 0.5})
   with pytest.raises(UserError, match="icl, seed 0.*settings.icl.subsample: 1.0 -> 0.5"):
-    run_identity.check(tmp_path, experiment.expected_identities(changed))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(changed))
   changed.conditions = ("pretrained", "ft")  # Without icl: the pretrained results are this run's.
-  assert run_identity.check(tmp_path, experiment.expected_identities(changed)) == {("pretrained", 0)}
+  assert run_identity.done_conditions(tmp_path, experiment.expected_identities(changed)) == {("pretrained", 0)}
 
 
 def test_fine_tuning_settings_are_part_of_ft_identity(tmp_path):
   _save(tmp_path, experiment_config(), "ft+oracle")
   with pytest.raises(UserError, match="settings.steps: 60 -> 5"):
-    run_identity.check(tmp_path, experiment.expected_identities(experiment_config(**{"train.steps": 5})))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(experiment_config(**{"train.steps": 5})))
+  changed = experiment_config(**{"augment.temperature": 0.1})
   with pytest.raises(UserError, match="settings.augment.temperature"):
-    run_identity.check(tmp_path, experiment.expected_identities(experiment_config(**{"augment.temperature": 0.1})))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(changed))
 
 
 def test_another_model_on_another_condition_is_refused(tmp_path):
@@ -69,7 +71,7 @@ def test_another_model_on_another_condition_is_refused(tmp_path):
   other = experiment_config(model="gemma3-270m")
   other.conditions = ("pretrained",)
   with pytest.raises(UserError, match="model.name"):
-    run_identity.check(tmp_path, experiment.expected_identities(other))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(other))
 
 
 def test_results_without_identity_are_refused(tmp_path):
@@ -77,4 +79,4 @@ def test_results_without_identity_are_refused(tmp_path):
       dataset="simple_reversals", split="reversal", condition="pretrained", normalization="sum", accuracy=0.5,
       n=4, chance=0.25, seed=0)])
   with pytest.raises(UserError, match="no recorded run identity"):
-    run_identity.check(tmp_path, experiment.expected_identities(experiment_config()))
+    run_identity.done_conditions(tmp_path, experiment.expected_identities(experiment_config()))

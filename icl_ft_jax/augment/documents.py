@@ -38,16 +38,16 @@ class Mix:
   """The fine-tuning documents and what they are made of."""
 
   documents: tuple[schema.Document, ...]
-  record: Mapping[str, int]  # "original" and each strategy -> number of documents; "total".
+  counts: Mapping[str, int]  # "original" and each strategy -> number of documents; "total".
 
 
 def mix_documents(original: Sequence[schema.Document],
                   augmented: Mapping[str, Sequence[schema.Document]]) -> Mix:
   """The original FT documents followed by each strategy's augmented documents, in the given order."""
   documents = list(original)
-  record = {"original": len(original)}
+  counts = {"original": len(original)}
   for strategy, docs in augmented.items():
     documents += docs
-    record[strategy] = len(docs)
-  record["total"] = len(documents)
-  return Mix(tuple(documents), record)
+    counts[strategy] = len(docs)
+  counts["total"] = len(documents)
+  return Mix(tuple(documents), counts)

@@ -47,7 +47,7 @@ def check_scoring(config, dataset: schema.Dataset) -> None:
                       f" it has {sorted(dataset.splits)}.")
 
 
-def named(results: Sequence[records.ResultRecord], dataset_name: str) -> list[records.ResultRecord]:
+def under_dataset_name(results: Sequence[records.ResultRecord], dataset_name: str) -> list[records.ResultRecord]:
   """Records under the config's name for the dataset (e.g. "reversal_curse", not the family's)."""
   return [dataclasses.replace(r, dataset=dataset_name) for r in results]
 
@@ -63,4 +63,4 @@ def save_condition(workdir: pathlib.Path, results: Sequence[records.ResultRecord
                    ident: Mapping[str, Any]) -> list[records.ResultRecord]:
   """Saves one finished condition: its records under `dataset_name`, stamped with its identity."""
   run_identity.record(workdir, [ident])
-  return save_results(workdir, run_identity.stamped(named(results, dataset_name), ident))
+  return save_results(workdir, run_identity.stamped(under_dataset_name(results, dataset_name), ident))

@@ -140,8 +140,8 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
   augment_config = augment.AugmentConfig.from_config(config.augment.to_dict())
   keys = {s: augment.cache_key(augment_config, s, model=config.model.to_dict(), dataset=config.dataset.to_dict())
           for s in strategies}
-  written = distributed.agree([(folder / f"{s}.jsonl").is_file() and (folder / f"{s}.key").is_file()
-                               and (folder / f"{s}.key").read_text().strip() == keys[s] for s in strategies])
+  written = distributed.primary_flags([(folder / f"{s}.jsonl").is_file() and (folder / f"{s}.key").is_file()
+                                       and (folder / f"{s}.key").read_text().strip() == keys[s] for s in strategies])
   for strategy, is_written in zip(strategies, written):
     if is_written:
       found[strategy] = tuple(schema.read_jsonl(folder / f"{strategy}.jsonl", schema.Document))
@@ -210,8 +210,8 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   identity = {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "condition": condition,
               "data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
               "optimizer": config.optimizer.to_dict(), "steps": steps, "seed": config.seed,
-              "mix": dict(mix.record)}
-  logging.info("Fine-tuning %s on %s", condition, mix.record)
+              "mix": dict(mix.counts)}
+  logging.info("Fine-tuning %s on %s", condition, mix.counts)
   start = time.time()
   result = trainer.finetune(loaded, mix.documents, finetune_config, mesh=mesh, workdir=run_dir, identity=identity)
   seconds = time.time() - start
@@ -224,14 +224,14 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
       scorer, dataset, condition=condition, splits=tuple(config.scoring.splits) or None, seed=config.seed,
       max_questions=config.scoring.max_questions or None,
       predictions_path=workdir_lib.predictions_path(workdir, condition, config.seed),
-      metadata={"mix": dict(mix.record), "steps": steps, "epochs": epochs, "sentence_split": sentence_split,
+      metadata={"mix": dict(mix.counts), "steps": steps, "epochs": epochs, "sentence_split": sentence_split,
                 "train_seconds": round(seconds, 1), "heldout_nll": nll})
 
 
 def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:
   name = config.dataset_name
   conditions = conditions_of(config)
-  todo = [c for c, is_done in zip(conditions, distributed.agree([(c, config.seed) in done for c in conditions]))
+  todo = [c for c, is_done in zip(conditions, distributed.primary_flags([(c, config.seed) in done for c in conditions]))
           if not is_done]
   if not todo:
     logging.info("Seed %d: every condition is done already.", config.seed)
@@ -312,7 +312,7 @@ def format_heldout_nll(everything: list[records.ResultRecord], dataset_name: str
 
 def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
   """The (condition, seed) pairs done by this run; results of another run are refused."""
-  return run_identity.check(workdir, expected_identities(config))
+  return run_identity.done_conditions(workdir, expected_identities(config))
 
 
 def run(config, workdir: pathlib.Path) -> None:

@@ -69,7 +69,7 @@ def check_workdir(config, workdir: pathlib.Path) -> dict:
   """Refuses a workdir that trained or evaluated another run; returns this run's results identity."""
   checkpointing.check_run_identity(workdir, run_identity_of(config))
   ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
-  run_identity.check(workdir, {(CONDITION, config.seed): ident})
+  run_identity.done_conditions(workdir, {(CONDITION, config.seed): ident})
   return ident
 
 

@@ -76,22 +76,22 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None,
     raise ConfigError(f"conditions {unknown} are not ICL-stage conditions {CONDITIONS}.")
   if "icl" in conditions and context is None:
     context = fitted_context(loaded, dataset, config)
-  shared = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
-                max_questions=config.scoring.max_questions or None)
+  scoring_options = dict(splits=tuple(config.scoring.splits) or None, seed=config.seed,
+                         max_questions=config.scoring.max_questions or None)
   predictions = lambda condition: workdir_lib.predictions_path(workdir, condition, config.seed)
   results = []
   for condition in conditions:
     if condition == "pretrained":
       scorer = make_scorer(loaded, mesh, config, with_context=False)
       results += evaluation.evaluate(scorer, dataset, condition="pretrained",
-                                     predictions_path=predictions("pretrained"), **shared)
+                                     predictions_path=predictions("pretrained"), **scoring_options)
       continue
     scorer = make_scorer(loaded, mesh, config, with_context=True)
     results += evaluation.evaluate(
         scorer, dataset, condition="icl", context=context.text,
         metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4),
                   "prompt_format": context_config(config, loaded.spec).prompt_format},
-        predictions_path=predictions("icl"), **shared)
+        predictions_path=predictions("icl"), **scoring_options)
   return results
 
 
@@ -110,7 +110,7 @@ def _identities(config) -> dict[str, dict]:
 
 def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
   """The conditions done by this run; results of another run are refused."""
-  return run_identity.check(workdir, {(c, config.seed): i for c, i in _identities(config).items()})
+  return run_identity.done_conditions(workdir, {(c, config.seed): i for c, i in _identities(config).items()})
 
 
 def run(config, workdir: pathlib.Path) -> None:
@@ -119,7 +119,7 @@ def run(config, workdir: pathlib.Path) -> None:
   name = config.dataset_name
   idents = _identities(config)
   done = check_workdir(config, workdir)
-  todo = [c for c, is_done in zip(config.conditions, distributed.agree(
+  todo = [c for c, is_done in zip(config.conditions, distributed.primary_flags(
       [(c, config.seed) in done for c in config.conditions])) if not is_done]
   if todo:
     mesh = sharding.make_mesh(config.mesh.to_dict())

@@ -112,7 +112,8 @@ def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any], keys: It
   return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def check(workdir: pathlib.Path, expected: Mapping[tuple[str, int], Mapping[str, Any]]) -> set[tuple[str, int]]:
+def done_conditions(workdir: pathlib.Path,
+                    expected: Mapping[tuple[str, int], Mapping[str, Any]]) -> set[tuple[str, int]]:
   """Which (condition, seed) of `expected` are done in `workdir`; refuses results of another run.
 
   `expected` maps (condition, seed) to this run's identity for it, all of one

@@ -27,7 +27,7 @@ import numpy as np
 class Tree:
   """One item's prompt and the choices that follow it (choice index, continuation ids)."""
 
-  item: int
+  item_index: int  # The item's position in the scorer's input.
   prompt_ids: tuple[int, ...]
   continuations: tuple[tuple[int, tuple[int, ...]], ...]
 
@@ -131,7 +131,7 @@ def layout(packs: Sequence[Pack], batch: int, length: int, num_targets: int) -> 
         # Token u of the choice is predicted by the slot before it: the prompt's last for u = 0.
         gather[b, g:g + n] = [last_prompt_slot, *range(slot, slot + n - 1)]
         targets[b, g:g + n], mask[b, g:g + n] = ids, True
-        row_owners.extend([(tree.item, choice)] * n)
+        row_owners.extend([(tree.item_index, choice)] * n)
         slot, g = slot + n, g + n
     owners.append(tuple(row_owners))
   owners.extend(() for _ in range(batch - len(packs)))

@@ -72,7 +72,7 @@ def test_provenance_and_mix():
   assert doc.metadata == {"strategy": "local", "source_document": source.id, "sample": 2}
   mix = documents.mix_documents([source], {"local": [doc], "oracle": []})
   assert mix.documents == (source, doc)
-  assert mix.record == {"original": 1, "local": 1, "oracle": 0, "total": 2}
+  assert mix.counts == {"original": 1, "local": 1, "oracle": 0, "total": 2}
 
 
 def test_local_prompt_is_one_generic_prompt_ending_with_the_open_target_block():
