@@ -95,7 +95,7 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
           dataset=dataset.name, split=split, condition=condition, normalization=normalization,
           accuracy=accuracy(split_questions, split_scores, normalization), n=len(split_questions),
           chance=chance, seed=seed, ci_low=round(interval.low, 4), ci_high=round(interval.high, 4),
-          fact_counts=counts, wall_time_s=round(seconds_per_question * len(split_questions), 3),
+          fact_counts=counts, prorated_scoring_s=round(seconds_per_question * len(split_questions), 3),
           metadata=dict(metadata or {}), by_inference=by_inference,
           inference_chance=chance_by_inference(split_questions),
           subtype_mean=round(spread.mean, 6) if spread else None,

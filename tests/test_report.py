@@ -1,4 +1,5 @@
 import csv
+import json
 
 import pytest
 
@@ -25,6 +26,16 @@ def test_results_merge_by_key(tmp_path):
   assert records.read_results(path) == everything
   table = records.format_table(everything)
   assert "0.55" in table and "toy" in table
+
+
+def test_results_written_before_a_field_rename_still_read(tmp_path):
+  path = tmp_path / "results.json"
+  records.write_results(path, [_record(0, 0.1)])
+  (raw,) = json.loads(path.read_text())
+  raw["wall_time_s"] = raw.pop("prorated_scoring_s") + 2.5
+  path.write_text(json.dumps([raw]))
+  (record,) = records.read_results(path)
+  assert record.prorated_scoring_s == 2.5 and record.accuracy == 0.1
 
 
 def test_csv_and_plot(tmp_path):

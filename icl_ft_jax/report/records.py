@@ -36,7 +36,9 @@ class ResultRecord:
   ci_low: float | None = None
   ci_high: float | None = None
   fact_counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)
-  wall_time_s: float = 0.0  # This split's share of the condition's scoring time.
+  # This split's pro-rata share (by question count) of the condition's measured scoring time, in seconds:
+  # the splits are scored in one call, so no split's own time is measured.
+  prorated_scoring_s: float = 0.0
   metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
   # By inference type (the questions' `inference` labels; see report/subtypes.py): label -> fact key ->
   # [correct, questions], each label's chance, and the study's error bar: the mean and standard error of
@@ -55,7 +57,16 @@ def read_results(path: str | pathlib.Path) -> list[ResultRecord]:
   path = pathlib.Path(path)
   if not path.is_file():
     return []
-  return [ResultRecord(**raw) for raw in json.loads(path.read_text())]
+  return [ResultRecord(**_renamed_fields(raw)) for raw in json.loads(path.read_text())]
+
+
+# Fields renamed since results files were first written: old name -> new name.
+_RENAMED_FIELDS = {"wall_time_s": "prorated_scoring_s"}
+
+
+def _renamed_fields(raw: dict[str, Any]) -> dict[str, Any]:
+  """A record as read from an older file, its renamed fields under their new names."""
+  return {_RENAMED_FIELDS.get(key, key): value for key, value in raw.items()}
 
 
 def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> list[ResultRecord]:
