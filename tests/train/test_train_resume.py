@@ -1,13 +1,14 @@
 """A run killed with SIGKILL, or stopped with Ctrl-C, and restarted ends bitwise equal to an
-uninterrupted one, with one log row per step; a workdir started with another config is refused."""
+uninterrupted one, with one log row per step; a workdir started with another config is refused.
+
+The fault is injected at a fixed step (tests/train/fault_at_step.py), not timed from outside.
+"""
 
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ import pytest
 from icl_ft_jax import main
 from icl_ft_jax.errors import UserError
 
+from tests import config_files
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STEPS, EVERY = 16, 4
+FAULT_AT = 6  # Between the checkpoints of steps 4 and 8: steps 5 and 6 are trained, then lost.
 FLAGS = [
     "--config=configs/finetune.py:simple_reversals",
     "--config.model.name=tiny",
@@ -32,8 +36,9 @@ FLAGS = [
 ]
 
 
-def _command(workdir):
-  return [sys.executable, "-m", "icl_ft_jax.main", *FLAGS, f"--workdir={workdir}"]
+def _command(workdir, fault: str | None = None):
+  entry = ["icl_ft_jax.main"] if fault is None else ["tests.train.fault_at_step", fault, str(FAULT_AT)]
+  return [sys.executable, "-m", *entry, *FLAGS, f"--workdir={workdir}"]
 
 
 def _env():
@@ -68,21 +73,13 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_sigkill_then_resume_is_bitwise_exact(uninterrupted, tmp_path):
-  process = subprocess.Popen(_command(tmp_path), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-  try:
-    deadline = time.time() + 240
-    while not _committed_steps(tmp_path) and process.poll() is None and time.time() < deadline:
-      time.sleep(0.02)
-    assert process.poll() is None, "the run finished before it could be killed; make it longer"
-    os.kill(process.pid, signal.SIGKILL)
-  finally:
-    process.wait()
-  killed_at = _committed_steps(tmp_path)
-  assert killed_at and max(killed_at) < STEPS, killed_at
+  killed = subprocess.run(_command(tmp_path, "kill"), cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+  assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL, at step FAULT_AT.
+  assert max(_committed_steps(tmp_path)) == EVERY  # Steps 5 and 6 were trained, and lost.
 
   resumed = _run(tmp_path)
-  assert f"Resuming from the checkpoint of step {max(killed_at)}" in resumed.stderr
+  assert f"Resuming from the checkpoint of step {EVERY}" in resumed.stderr
 
   _assert_same_params(uninterrupted, tmp_path)
   assert int(_final_params(tmp_path)["step"]) == STEPS
@@ -104,20 +101,14 @@ def _log_rows(workdir):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_in_one_line(uninterrupted, tmp_path):
-  process = subprocess.Popen(_command(tmp_path), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-  deadline = time.time() + 240
-  while not _committed_steps(tmp_path) and process.poll() is None and time.time() < deadline:
-    time.sleep(0.02)
-  assert process.poll() is None, "the run finished before it could be interrupted; make it longer"
-  process.send_signal(signal.SIGINT)
-  _, stderr = process.communicate(timeout=120)
-  assert process.returncode == 130, stderr[-3000:]
-  assert "Traceback" not in stderr
-  last = stderr.strip().splitlines()[-1]
-  assert last.startswith("error: Fine-tuning stopped at step ") and "rerun the same command" in last
-  stopped_at = int(last.split("step ")[1].split()[0])
-  assert max(_committed_steps(tmp_path)) == stopped_at < STEPS  # The emergency checkpoint.
+  stopped = subprocess.run(_command(tmp_path, "interrupt"), cwd=REPO, env=_env(), capture_output=True,
+                           text=True, timeout=300)
+  assert stopped.returncode == 130, stopped.stderr[-3000:]
+  assert "Traceback" not in stopped.stderr
+  last = stopped.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"error: Fine-tuning stopped at step {FAULT_AT} of {STEPS} (SIGINT)"), last
+  assert "rerun the same command" in last
+  assert max(_committed_steps(tmp_path)) == FAULT_AT  # The emergency checkpoint of the step it stopped at.
 
   _run(tmp_path)
   _assert_same_params(uninterrupted, tmp_path)
@@ -140,10 +131,7 @@ def _flatten(tree, prefix=""):
 
 @pytest.mark.parametrize("override", [{"model.name": "gemma3-270m"}, {"dataset.num_facts": 9}])
 def test_mismatched_workdir_is_refused(uninterrupted, override):
-  sys.path.insert(0, str(REPO))
-  from configs import finetune as finetune_config  # pylint: disable=g-import-not-at-top
-
-  config = finetune_config.get_config("simple_reversals")
+  config = config_files.load("finetune.py", "simple_reversals")
   for flag in FLAGS[1:]:
     key, value = flag.removeprefix("--config.").split("=")
     section, field = key.split(".")
