@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ml_collections import config_dict
 
+from icl_ft_jax.report import records
+
 
 def model(name: str = "gemma3-270m") -> config_dict.ConfigDict:
   """The model part of a config, read by `icl_ft_jax.model.load_model`."""
@@ -250,7 +252,7 @@ def experiment(dataset_name: str, size: str = "cpu", *, seeds: int = 1) -> confi
   """A config for job `experiment`: every condition on one dataset over `seeds` seeds."""
   config = base("experiment", dataset_name, size)
   config.seeds = tuple(range(seeds))  # `seed` is set from these, one run each.
-  config.conditions = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
+  config.conditions = records.CONDITION_ORDER
   config.icl = icl_for(dataset_name, size)
   config.scoring = scoring()
   for section, value in finetune(dataset_name, size).items():

@@ -67,3 +67,11 @@ def test_study_reversal_curse_goes_in_context_whole_where_the_window_holds_it(ti
   assert context.num_tokens < window and (context.fraction == 1.0) == whole
   if not whole:  # The 1B's 32k window holds about a third of the ~88k tokens: the most that fits, recorded.
     assert 0.2 < context.fraction < 0.4 and context.num_tokens > 0.9 * (window - 512)
+
+
+def test_one_list_of_conditions():
+  from icl_ft_jax.jobs import experiment  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.report import records  # pylint: disable=g-import-not-at-top
+
+  assert experiment.CONDITIONS == records.CONDITION_ORDER  # What runs is what tables and plots order.
+  assert config_defaults.experiment("simple_reversals").conditions == records.CONDITION_ORDER

@@ -14,6 +14,8 @@ from typing import Any
 
 
 # Conditions in the order the study compares them (others follow, alphabetically).
+# Every condition an experiment knows, in the order tables and plots show them (and the experiment
+# config's default list); jobs/experiment.py says what each one trains on.
 CONDITION_ORDER = ("pretrained", "icl", "ft", "ft+local", "ft+global", "ft+both", "ft+oracle")
 
 
