@@ -12,7 +12,17 @@ from __future__ import annotations
 from icl_ft_jax.errors import ModelLoadError
 
 _SPACE = "\u2581"
-_PAD, _EOS, _BOS, _UNK = 0, 1, 2, 3
+# The special tokens' ids, as the GGUF header names them (Gemma: pad 0, eos 1, bos 2, unk 3).
+_SPECIAL_ID_FIELDS = {"pad": "tokenizer.ggml.padding_token_id", "eos": "tokenizer.ggml.eos_token_id",
+                      "bos": "tokenizer.ggml.bos_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
+
+
+def special_ids(fields) -> dict[str, int]:
+  """`{"pad", "eos", "bos", "unk"}` -> id, read from the GGUF header rather than assumed."""
+  missing = [name for name in _SPECIAL_ID_FIELDS.values() if name not in fields]
+  if missing:
+    raise ModelLoadError(f"The GGUF file names no special token id in {', '.join(missing)}.")
+  return {token: int(fields[name].contents()) for token, name in _SPECIAL_ID_FIELDS.items()}
 
 
 def build_sentencepiece_proto(reader) -> bytes:
@@ -29,12 +39,13 @@ def build_sentencepiece_proto(reader) -> bytes:
   if fields["tokenizer.ggml.model"].contents() != "llama":
     raise ModelLoadError("The GGUF file: expected a SentencePiece ('llama') vocabulary.")
 
+  ids = special_ids(fields)
   Piece = sp_pb2.ModelProto.SentencePiece  # pylint: disable=invalid-name
   proto = sp_pb2.ModelProto()
   for index, (piece, score, piece_type) in enumerate(zip(pieces, scores, types, strict=True)):
-    if index == _UNK:
+    if index == ids["unk"]:
       piece_type = Piece.UNKNOWN
-    elif piece_type == Piece.CONTROL and index not in (_PAD, _EOS, _BOS):
+    elif piece_type == Piece.CONTROL and index not in (ids["pad"], ids["eos"], ids["bos"]):
       piece_type = Piece.USER_DEFINED
     if piece_type == Piece.USER_DEFINED and " " in piece:
       piece = piece.replace(" ", _SPACE)
@@ -46,9 +57,9 @@ def build_sentencepiece_proto(reader) -> bytes:
   trainer.byte_fallback = True
   trainer.split_digits = True
   trainer.allow_whitespace_only_pieces = True
-  trainer.pad_id, trainer.eos_id, trainer.bos_id, trainer.unk_id = _PAD, _EOS, _BOS, _UNK
+  trainer.pad_id, trainer.eos_id, trainer.bos_id, trainer.unk_id = ids["pad"], ids["eos"], ids["bos"], ids["unk"]
   trainer.pad_piece, trainer.eos_piece, trainer.bos_piece, trainer.unk_piece = (
-      pieces[_PAD], pieces[_EOS], pieces[_BOS], pieces[_UNK])
+      pieces[ids["pad"]], pieces[ids["eos"]], pieces[ids["bos"]], pieces[ids["unk"]])
 
   normalizer = proto.normalizer_spec
   normalizer.name = "identity"

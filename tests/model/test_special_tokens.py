@@ -7,6 +7,7 @@ or reads a special token must follow the table, so a hard-coded 2, 1 or 0 shows 
 import dataclasses
 
 import numpy as np
+import pytest
 from gemma import gm
 
 from icl_ft_jax.augment import sampling
@@ -57,3 +58,23 @@ def test_decoding_stops_at_the_tokenizers_pad(tiny_model):
   assert ids == tuple(words) and text == " blue sky"
   _, unshifted = sampling._decode(tokenizer, np.array([*words, 0, *words]), end_tokens=())  # pylint: disable=protected-access
   assert unshifted == (*words, 0, *words)  # 0 is an ordinary token under this table.
+
+
+class _Field:
+  def __init__(self, value):
+    self.value = value
+
+  def contents(self):
+    return self.value
+
+
+def test_gguf_special_ids_come_from_the_header():
+  from icl_ft_jax.errors import ModelLoadError  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.model import gguf_tokenizer  # pylint: disable=g-import-not-at-top
+
+  fields = {f"tokenizer.ggml.{name}_token_id": _Field(value)
+            for name, value in (("padding", 5), ("eos", 6), ("bos", 7), ("unknown", 8))}
+  assert gguf_tokenizer.special_ids(fields) == {"pad": 5, "eos": 6, "bos": 7, "unk": 8}
+  del fields["tokenizer.ggml.bos_token_id"]
+  with pytest.raises(ModelLoadError, match="names no special token id in tokenizer.ggml.bos_token_id"):
+    gguf_tokenizer.special_ids(fields)
