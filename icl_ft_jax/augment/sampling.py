@@ -183,8 +183,9 @@ class SharedContextSampler:
                progress: bool = True, stop_at_blank_line: bool = True):
     self.loaded, self.config, self.progress = loaded, config, progress
     self.batch_sharding = _batch_sharding(mesh, config.batch_size)
-    self._prefiller = kv_cache.Prefiller(loaded.model, mesh, max_sequence_length=loaded.spec.max_sequence_length,
-                                         chunk=prefill_chunk)
+    self._prefiller = kv_cache.Prefiller(
+        loaded.model, mesh, max_sequence_length=loaded.spec.max_sequence_length, chunk=prefill_chunk,
+        too_long_fix="Lower augment.global_context_tokens (or the new tokens and prompt buckets) so the context shrinks")
     # A long reasoning trace (global augmentation) may hold blank lines: then only EOS ends it.
     self._end_tokens = _end_tokens(loaded.tokenizer)[:None if stop_at_blank_line else -1]
     self._start = jax.jit(self._start_impl)

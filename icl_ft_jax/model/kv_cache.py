@@ -43,8 +43,10 @@ class Prefiller:
   """
 
   def __init__(self, model, mesh: jax.sharding.Mesh, *, max_sequence_length: int = 32768, chunk: int = 1024,
-               length_buckets: Sequence[int] = shapes.POWERS_OF_TWO):
+               length_buckets: Sequence[int] = shapes.POWERS_OF_TWO,
+               too_long_fix: str = "Subsample the documents (icl.subsample)"):
     self.model = model
+    self.too_long_fix = too_long_fix  # What the user sets when a context is over the window.
     self.max_sequence_length = max_sequence_length
     self.chunk = chunk
     self.length_buckets = tuple(sorted(length_buckets))
@@ -60,8 +62,8 @@ class Prefiller:
     if total > self.max_sequence_length:
       raise UserError(
           f"The context has {length} tokens; with the questions that is {total}, over the model's"
-          f" window of {self.max_sequence_length}. Subsample the documents (icl.subsample) to about"
-          f" {max(self.max_sequence_length - suffix_capacity, 0) / max(length, 1):.0%} of them."
+          f" window of {self.max_sequence_length}. {self.too_long_fix} to about"
+          f" {max(self.max_sequence_length - suffix_capacity, 0) / max(length, 1):.0%} of its length."
       )
     chunk = min(self.chunk, shapes.bucket(length, self.length_buckets, what="context"))
     padded = shapes.round_up(length, chunk)

@@ -76,3 +76,15 @@ def test_a_target_subsample_covers_every_fact_before_repeating_one():
   other = pipeline.local_targets(curse, pipeline.AugmentConfig(
       max_targets=len(facts), sampling=sampling.SamplingConfig(seed=1)))
   assert [t.id for t in other] != [t.id for t in targets]
+
+
+def test_a_context_over_the_window_names_the_augment_setting(tiny_model, one_device_mesh):
+  import pytest  # pylint: disable=g-import-not-at-top
+
+  from icl_ft_jax.errors import UserError  # pylint: disable=g-import-not-at-top
+
+  sampler = sampling.SharedContextSampler(tiny_model, one_device_mesh, sampling.SamplingConfig(batch_size=2),
+                                          progress=False)
+  too_long = "Glons are big. " * tiny_model.spec.max_sequence_length
+  with pytest.raises(UserError, match=r"window of 4096\. Lower augment\.global_context_tokens"):
+    sampler.sample(too_long, ["Document: Glons are big."])
