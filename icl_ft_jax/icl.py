@@ -68,6 +68,7 @@ class Context:
   document_ids: tuple[str, ...]
   fraction: float  # Of the dataset's documents that are in the context.
   num_tokens: int
+  prompt_format: str = "plain"  # As laid out ("plain" or "chat"), recorded with the results.
 
 
 def ordered_documents(documents: Sequence[schema.Document], fraction: float, seed: int) -> list[schema.Document]:
@@ -115,4 +116,4 @@ def build_context(documents: Sequence[schema.Document], config: ContextConfig, c
       text = render(chosen, config)
       tokens = count_tokens(text)
   return Context(text=text, document_ids=tuple(d.id for d in chosen),
-                 fraction=len(chosen) / len(documents), num_tokens=tokens)
+                 fraction=len(chosen) / len(documents), num_tokens=tokens, prompt_format=config.prompt_format)

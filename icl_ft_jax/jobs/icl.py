@@ -90,7 +90,7 @@ def evaluate_conditions(loaded, mesh, dataset, config, conditions, workdir=None,
     results += evaluation.evaluate(
         scorer, dataset, condition="icl", context=context.text,
         metadata={"context_tokens": context.num_tokens, "context_fraction": round(context.fraction, 4),
-                  "prompt_format": context_config(config, loaded.spec).prompt_format},
+                  "prompt_format": context.prompt_format},
         predictions_path=predictions("icl"), **scoring_options)
   return results
 
