@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import tabulate
 
+from icl_ft_jax import families
 from icl_ft_jax import sharding
-from icl_ft_jax.data import registry
 from icl_ft_jax.model import loading
 from icl_ft_jax.scoring import MCItem, Scorer, packing
 from icl_ft_jax.scoring.scorer import tree_attention_mask
@@ -62,7 +62,7 @@ def timed(fn, warm_up, repeats: int) -> tuple[float, object]:
 
 
 def workload(tokenizer, context_tokens: int):
-  dataset = registry.build_dataset({"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3})
+  dataset = families.build_dataset({"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3})
   documents, context = [d.text for d in dataset.documents], ""
   for text in documents:
     if len(tokenizer.encode(context + text + "\n\n")) > context_tokens:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ml_collections import config_dict
 
+from icl_ft_jax import families
+from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.report import records
 
 
@@ -23,51 +27,24 @@ def mesh() -> config_dict.ConfigDict:
   return config_dict.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
 
 
-# Dataset presets: "study" is the paper's size; "cpu" is sized so that the embedded 270M runs
-# each stage on a laptop CPU in minutes (ICL context of a few thousand tokens).
-DATASET_PRESETS = {
-    "reversal_curse": {
-        "study": {"family": "reversal_curse"},
-        "cpu": {"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3},
-    },
-    "simple_reversals": {
-        "study": {"family": "simple_reversals"},
-        "cpu": {"family": "simple_reversals", "num_facts": 40, "articles_per_fact": 3},
-    },
-    "simple_syllogisms": {
-        "study": {"family": "simple_syllogisms"},
-        "cpu": {"family": "simple_syllogisms"},
-    },
-    "semantic_structure": {
-        "study": {"family": "semantic_structure"},
-        "cpu": {"family": "semantic_structure", "num_documents": 400, "num_rephrasing_questions": 60,
-                "num_reversal_questions": 60, "num_syllogism_questions": 80},
-    },
-    "process_knowledge": {
-        "study": {"family": "process_knowledge"},
-        "cpu": {"family": "process_knowledge", "num_primitives": 4, "statements_per_rule": 2,
-                "num_worked_examples": 36, "num_compositional_questions": 40, "num_in_distribution_questions": 40},
-    },
-}
-
-
 def dataset(name: str, size: str = "cpu", seed: int = 0) -> config_dict.ConfigDict:
-  """The dataset part of a config: `{family, seed, **generation sizes}`."""
-  if name not in DATASET_PRESETS:
-    raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_PRESETS)}.")
-  if size not in DATASET_PRESETS[name]:
-    raise ValueError(f"Unknown size {size!r} for {name}; choose one of {', '.join(DATASET_PRESETS[name])}.")
-  return family_fields(DATASET_PRESETS[name][size]["family"], {**DATASET_PRESETS[name][size], "seed": seed})
+  """The dataset part of a config: `{family, seed, **generation sizes}`.
+
+  Sizes are the family's presets: "study" is the paper's size; "cpu" is sized so that the embedded 270M
+  runs each stage on a laptop CPU in minutes (ICL context of a few thousand tokens).
+  """
+  presets = families.get(name).presets
+  if not presets:
+    raise ConfigError(f"Dataset {name!r} is loaded from files and has no sizes: see configs/datasets.py.")
+  if size not in presets:
+    raise ConfigError(f"Dataset {name!r} has no size {size!r}; choose one of {', '.join(presets)}.")
+  return family_fields(name, {**presets[size], "seed": seed})
 
 
 def family_fields(family: str, overrides: dict | None = None) -> config_dict.ConfigDict:
   """Every generation field of a dataset family, so each is typed and overridable by flag."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
-
-  from icl_ft_jax.data import registry  # pylint: disable=g-import-not-at-top
-
   overrides = {k: v for k, v in (overrides or {}).items() if k != "family"}
-  fields = dataclasses.asdict(registry.family_config(family, overrides))
+  fields = dataclasses.asdict(families.config(family, overrides))
   return config_dict.ConfigDict({"family": family, **fields})
 
 
@@ -108,17 +85,15 @@ def base(job: str, dataset_name: str, size: str = "cpu", seed: int = 0) -> confi
 def icl_for(dataset_name: str, size: str, seed: int = 0) -> config_dict.ConfigDict:
   """The ICL section as the study lays it out.
 
-  The study presents the whole dataset in context, and subsamples 8x only where long
-  contexts interfere: semantic structure. At study size every other dataset goes in whole
-  when it fits the model's window (reversal curse: about 88k tokens, whole on the 128k-token
-  4B+ models), else the largest fraction that fits, recorded with the results.
+  The study presents the whole dataset in context, and subsamples only where long contexts
+  interfere (the family's `icl_subsample`: semantic structure, 8x). At study size every other
+  dataset goes in whole when it fits the model's window (reversal curse: about 88k tokens, whole
+  on the 128k-token 4B+ models), else the largest fraction that fits, recorded with the results.
   """
   section = icl()
   section.seed = seed
-  if dataset_name == "semantic_structure":
-    section.subsample = 0.125
-    section.fit = "subsample"
-  elif size == "study":
+  section.subsample = families.get(dataset_name).icl_subsample
+  if section.subsample < 1.0 or size == "study":
     section.fit = "subsample"
   return section
 
@@ -157,35 +132,23 @@ def scoring() -> config_dict.ConfigDict:
   })
 
 
-# Per dataset: (steps at size "cpu", steps at size "study", max tokens per document or sentence, split of the
-# FT baseline). The study: batch 8 or 16, learning rate 3e-4, 200-1000 steps by dataset size, sentence-split
-# documents except the semantic-structure baseline. (Reversal-curse and simple-reversal documents are one
-# sentence each: splitting them changes nothing.)
-FINETUNE_SCHEDULES = {
-    "reversal_curse": (60, 1000, 64, "none"),
-    "simple_reversals": (60, 300, 32, "none"),
-    "simple_syllogisms": (60, 200, 64, "independent"),
-    "semantic_structure": (100, 1000, 512, "none"),
-    # Worked examples stay whole (a derivation split into sentences loses its steps); up to 560 tokens.
-    "process_knowledge": (60, 500, 640, "none"),
-}
-# Data settings of the augmented FT conditions where they differ from the baseline's. Semantic structure:
-# the study split the augmented conditions' documents into sentences (and kept the FT baseline whole);
-# a sentence or augmented statement (at most augment.max_chars=200 characters) fits in 128 tokens.
-AUGMENTED_DATA = {
-    "semantic_structure": {"sentence_split": "independent", "max_length": 128},
-}
-
-
 def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.ConfigDict]:
-  """The fine-tuning sections of a config: data, tuning, optimizer, train, checkpoint."""
-  cpu_steps, study_steps, max_length, sentence_split = FINETUNE_SCHEDULES[dataset_name]
+  """The fine-tuning sections of a config: data, tuning, optimizer, train, checkpoint.
+
+  The family's schedule sets the steps, row length and sentence split. The study: batch 8 or 16, learning
+  rate 3e-4, 200-1000 steps by dataset size, sentence-split documents except the semantic-structure
+  baseline (reversal-curse and simple-reversal documents are one sentence each: splitting changes nothing).
+  """
+  schedule = families.get(dataset_name).schedule
+  if schedule is None:
+    raise ConfigError(f"Dataset family {dataset_name!r} has no fine-tuning schedule; fine-tune one of: "
+                      f"{', '.join(n for n in families.names() if families.get(n).schedule)}.")
   sections = config_dict.ConfigDict()
   sections.data = config_dict.ConfigDict({
       "batch_size": 8,  # Documents per step (a multiple of the mesh's data x fsdp size).
-      "max_length": max_length,  # Tokens per row; longer documents are an error, never truncated.
+      "max_length": schedule.max_length,  # Tokens per row; longer documents are an error, never truncated.
       "rows_per_batch": 0,  # 0: one document per row; >0: pack the step's documents into this many rows.
-      "sentence_split": sentence_split,  # "none", "independent" or "cumulative".
+      "sentence_split": schedule.sentence_split,  # "none", "independent" or "cumulative".
       "loss_on": "document",  # Or "completion" (after metadata prompt_chars / target_start).
       "append_eos": False,
   })
@@ -199,7 +162,7 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
       "grad_clip_norm": 1.0,
   })
   sections.train = config_dict.ConfigDict({
-      "steps": cpu_steps if size == "cpu" else study_steps,
+      "steps": schedule.cpu_steps if size == "cpu" else schedule.study_steps,
       "epochs": 0.0,  # > 0: steps = epochs x training documents / batch_size (augmented mixes train longer).
       "log_every_steps": 10,
       "eval_every_steps": 0,  # 0: evaluate only at the end.
@@ -214,7 +177,7 @@ def data_by_condition(dataset_name: str) -> config_dict.ConfigDict:
 
   `--config.data_by_condition.ft_local.sentence_split=none` trains `ft+local` on whole documents.
   """
-  augmented = AUGMENTED_DATA.get(dataset_name, {})
+  augmented = families.get(dataset_name).augmented_data
   return config_dict.ConfigDict({
       condition: {"sentence_split": "", "max_length": 0} if condition == "ft" else
                  {"sentence_split": augmented.get("sentence_split", ""), "max_length": augmented.get("max_length", 0)}

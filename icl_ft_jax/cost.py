@@ -12,7 +12,7 @@ not discounted, as our model computes every masked pair). Norms, softmax and the
 left out. Padding counts: a fine-tuning row is `data.max_length` tokens whatever its document.
 
 Token counts come from the dataset the config builds (its real documents and questions) at the
-Gemma 3 tokenizer's characters per token, measured per dataset family (`CHARS_PER_TOKEN`), so no
+Gemma 3 tokenizer's characters per token, measured per dataset family (`Family.chars_per_token`), so no
 tokenizer or model is loaded. Augmented documents are not known before sampling: with
 `train.epochs`, an augmented mix is sized with `STATEMENTS_PER_SAMPLE` (kept statements are
 counted as one training document each, also where a condition splits sentences).
@@ -24,25 +24,13 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from icl_ft_jax import augment, chat, icl
+from icl_ft_jax import augment, chat, families, icl
 from icl_ft_jax.augment import pipeline, prompts
 from icl_ft_jax.data import schema
 from icl_ft_jax.model import specs
 from icl_ft_jax.train import data as train_data
 from icl_ft_jax.train import trainer, tuning as tuning_lib
 
-# Characters per Gemma 3 token by dataset family: (documents, questions), measured on the `study`
-# presets (all documents, the first 2,000 questions with each choice) with the embedded 270M's
-# tokenizer on 2026-11-27. Nonsense names and integer algebra take more tokens per character.
-CHARS_PER_TOKEN = {
-    "reversal_curse": (4.51, 4.53),
-    "berglund_reversal_curse": (4.51, 4.53),  # Not measured: the same kind of text as reversal_curse.
-    "simple_reversals": (4.14, 3.75),
-    "simple_syllogisms": (3.36, 3.78),
-    "semantic_structure": (2.68, 3.65),
-    "process_knowledge": (2.02, 1.84),
-}
-DEFAULT_CHARS_PER_TOKEN = (3.0, 3.0)  # A family not measured above.
 # Kept statements per sample, to size an augmented mix before sampling (only with `train.epochs`).
 # local: the quickstart's measurement (80 samples of the 270M kept 100 statements); global: a guess.
 STATEMENTS_PER_SAMPLE = {"local": 1.25, "global": 5.0}
@@ -123,7 +111,7 @@ class TokenEstimate:
   """Tokens of a text at a family's measured characters per token (documents or questions)."""
 
   def __init__(self, family: str):
-    self.documents_ratio, self.questions_ratio = CHARS_PER_TOKEN.get(family, DEFAULT_CHARS_PER_TOKEN)
+    self.documents_ratio, self.questions_ratio = families.get(family).chars_per_token
 
   def document(self, text: str) -> int:
     return max(1, math.ceil(len(text) / self.documents_ratio))

@@ -2,9 +2,8 @@
 
 import pytest
 
-from icl_ft_jax import config_defaults, config_sections
+from icl_ft_jax import config_defaults, config_sections, families
 from icl_ft_jax.augment import pipeline
-from icl_ft_jax.data import registry
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import icl as icl_job
 from icl_ft_jax.train import trainer
@@ -38,7 +37,7 @@ def test_icl_section():
 
 def test_dataset_family_section():
   with pytest.raises(ConfigError, match=r"^Dataset family 'simple_reversals' has no field\(s\) \['num_fact'\]"):
-    registry.family_config("simple_reversals", {"num_fact": 3})
+    families.config("simple_reversals", {"num_fact": 3})
 
 
 def test_a_missing_required_field_is_named():

@@ -2,12 +2,11 @@
 
 import pytest
 
-from icl_ft_jax import main
-from icl_ft_jax import config_defaults
+from icl_ft_jax import config_defaults, families, main
 
 from tests import config_files
 
-DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
+DATASETS = families.names(with_presets=True)  # Every family with presets, new ones included.
 CASES = [("quickstart.py", None), ("datasets.py", None), ("tpu/study.py", "semantic_structure,model=gemma3-12b,devices=32"),
          ("report.py", "runs/a,runs/b")]
 CASES += [(f"{name}.py", f"{dataset},size={size}") for name in ("icl", "finetune", "augment", "experiment")

@@ -2,13 +2,12 @@
 
 import pytest
 
-from icl_ft_jax import evaluation
-from icl_ft_jax.data import registry
+from icl_ft_jax import evaluation, families
 from icl_ft_jax.errors import ConfigError
 
 
 def test_unknown_split_is_a_config_error():
-  dataset = registry.build_dataset({"family": "simple_reversals", "num_facts": 2, "articles_per_fact": 1})
+  dataset = families.build_dataset({"family": "simple_reversals", "num_facts": 2, "articles_per_fact": 1})
   with pytest.raises(ConfigError, match=r"scoring.splits: .*no split\(s\) \['nope'\]"):
     evaluation.evaluate(None, dataset, condition="pretrained", splits=("nope",))
 
@@ -37,7 +36,7 @@ def test_records_and_predictions_carry_inference_types_and_equivalent_answers(tm
   from icl_ft_jax.data import syllogisms  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.scoring import Scorer  # pylint: disable=g-import-not-at-top
 
-  dataset = registry.build_dataset({"family": "simple_syllogisms", "num_examples": 18, "seed": 1})
+  dataset = families.build_dataset({"family": "simple_syllogisms", "num_examples": 18, "seed": 1})
   scorer = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, one_device_mesh, batch_size=8,
                   progress=False)
   results = evaluation.evaluate(scorer, dataset, condition="pretrained", predictions_path=tmp_path / "p.jsonl")

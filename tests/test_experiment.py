@@ -73,12 +73,13 @@ def _semantic_experiment():
 
 
 def test_semantic_structure_splits_augmented_conditions_and_not_the_baseline():
-  from icl_ft_jax.data import registry, schema, splitting  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax import families  # pylint: disable=g-import-not-at-top
+  from icl_ft_jax.data import schema, splitting  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.jobs import experiment  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
   config = _semantic_experiment()
-  dataset = registry.build_dataset(config.dataset.to_dict())
+  dataset = families.build_dataset(config.dataset.to_dict())
   statement = schema.Document(id="aug/0", text="Zoumps are a kind of safro. Safros can glide.", provenance="augment")
   mixes = {}
   for condition in ("ft", "ft+local", "ft+oracle"):

@@ -28,7 +28,7 @@ def test_wrong_type_is_refused(tmp_path):
 
 def test_unknown_dataset_arg_is_refused(tmp_path):
   result = entry_point.run("--config=configs/icl.py:no_such_dataset", f"--workdir={tmp_path / 'w'}")
-  entry_point.assert_refused(result, "Unknown dataset 'no_such_dataset'")
+  entry_point.assert_refused(result, "Unknown dataset family 'no_such_dataset'")
   assert not (tmp_path / "w").exists()
 
 

@@ -26,6 +26,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from icl_ft_jax import families
 from icl_ft_jax.data import schema
 
 
@@ -273,16 +274,5 @@ class SemanticChecker:
 
 
 def checker_for(dataset: schema.Dataset):
-  family = dataset.info.get("family", dataset.name)
-  if family in ("reversal_curse", "berglund_reversal_curse"):
-    return ReversalCurseChecker(dataset.facts)
-  if family == "simple_reversals":
-    return SimpleReversalsChecker(dataset.facts)
-  if family == "simple_syllogisms":
-    return SyllogismsChecker(dataset.facts)
-  if family == "semantic_structure":
-    return SemanticChecker(dataset.facts, dataset.info)
-  if family == "process_knowledge":
-    from icl_ft_jax.augment import process_knowledge  # pylint: disable=g-import-not-at-top
-    return process_knowledge.ProcessKnowledgeChecker(dataset.facts, dict(dataset.info))
-  raise ValueError(f"No augmentation-quality checker for dataset family {family!r}.")
+  """The claim checker of the dataset's family (its `Family.checker`)."""
+  return families.of(dataset).checker(dataset)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from icl_ft_jax import families
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import syllogisms
 
-# (source document id, statement)
-OracleStatement = tuple[str, str]
+OracleStatement = families.OracleStatement
 
 
 def _capitalize(text: str) -> str:
@@ -32,7 +32,7 @@ def _first_document(dataset: schema.Dataset) -> dict[str, str]:
   return found
 
 
-def _reversal_curse(dataset: schema.Dataset) -> Iterator[OracleStatement]:
+def reversal_curse_statements(dataset: schema.Dataset) -> Iterator[OracleStatement]:
   sources = _first_document(dataset)
   for fact in dataset.facts:
     source = sources.get(fact.id, "")
@@ -41,7 +41,7 @@ def _reversal_curse(dataset: schema.Dataset) -> Iterator[OracleStatement]:
     yield source, f"The person known as {fact.object} is {fact.subject}."
 
 
-def _simple_reversals(dataset: schema.Dataset) -> Iterator[OracleStatement]:
+def simple_reversals_statements(dataset: schema.Dataset) -> Iterator[OracleStatement]:
   sources = _first_document(dataset)
   for fact in dataset.facts:
     source = sources.get(fact.id, "")
@@ -49,7 +49,7 @@ def _simple_reversals(dataset: schema.Dataset) -> Iterator[OracleStatement]:
     yield source, f"{_capitalize(fact.object)} are {fact.metadata['antonym']} than {fact.subject}."
 
 
-def _syllogisms(dataset: schema.Dataset, include_derived: bool) -> Iterator[OracleStatement]:
+def syllogism_statements(dataset: schema.Dataset, include_derived: bool) -> Iterator[OracleStatement]:
   sources = _first_document(dataset)
   for fact in dataset.facts:
     role = fact.metadata.get("role")
@@ -74,7 +74,7 @@ _SEMANTIC_REVERSED = {
 }
 
 
-def _semantic(dataset: schema.Dataset, include_derived: bool) -> Iterator[OracleStatement]:
+def semantic_statements(dataset: schema.Dataset, include_derived: bool) -> Iterator[OracleStatement]:
   from icl_ft_jax.data import semantic_knowledge, semantic_logic, semantic_questions  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.data import semantic_text  # pylint: disable=g-import-not-at-top
 
@@ -102,16 +102,4 @@ def _semantic(dataset: schema.Dataset, include_derived: bool) -> Iterator[Oracle
 
 def oracle_statements(dataset: schema.Dataset, *, include_derived: bool = True) -> list[OracleStatement]:
   """(source document id, statement) pairs for `dataset`, in a deterministic order."""
-  family = dataset.info.get("family", dataset.name)
-  if family in ("reversal_curse", "berglund_reversal_curse"):
-    return list(_reversal_curse(dataset))
-  if family == "simple_reversals":
-    return list(_simple_reversals(dataset))
-  if family == "simple_syllogisms":
-    return list(_syllogisms(dataset, include_derived))
-  if family == "semantic_structure":
-    return list(_semantic(dataset, include_derived))
-  if family == "process_knowledge":
-    from icl_ft_jax.augment import process_knowledge  # pylint: disable=g-import-not-at-top
-    return list(process_knowledge.oracle_statements(dataset, include_derived))
-  raise ValueError(f"No oracle augmentation for dataset family {family!r}.")
+  return list(families.of(dataset).oracle(dataset, include_derived))

@@ -32,7 +32,7 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 
-from icl_ft_jax import chat, icl
+from icl_ft_jax import chat, families, icl
 from icl_ft_jax.data import schema
 
 STATEMENT_PREFIX = "Statement:"
@@ -117,14 +117,6 @@ FAMILY_EXAMPLES = (
         "Jemmets eat wolts.")),
 )
 
-FAMILY_EXAMPLE_KINDS = {
-    "reversal_curse": ("person",),
-    "berglund_reversal_curse": ("person",),
-    "simple_reversals": ("comparison",),
-    "simple_syllogisms": ("quantified",),
-    "semantic_structure": ("category",),
-}
-
 # The global worked example: a few documents, then two targets whose consequences combine them.
 GLOBAL_EXAMPLE_DOCUMENTS = (
     "Zax are a kind of trillip.",
@@ -152,7 +144,7 @@ def examples_for(family: str, num_shots: int, family_examples: bool = False) -> 
   """The first `num_shots` generic examples; with `family_examples` (ablation), the family's own first."""
   if not family_examples:
     return GENERIC_EXAMPLES[:num_shots]
-  kinds = FAMILY_EXAMPLE_KINDS.get(family, ())
+  kinds = families.get(family).example_kinds
   own = tuple(e for e in FAMILY_EXAMPLES if e.kind in kinds)
   return (own + GENERIC_EXAMPLES)[:num_shots]
 

@@ -6,7 +6,7 @@ Possible because our datasets are synthetic. For a set of statements:
   * coverage: per test split, the share of questions whose answer some valid
     statement states, in the order the question asks it (a reversal needs the
     object first); `inference_coverage` averages the splits that test an inference
-    the training documents do not state (`INFERENCE_SPLITS`).
+    the training documents do not state (the family's `inference_splits`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from icl_ft_jax import families
 from icl_ft_jax.augment import claims as claims_lib
 from icl_ft_jax.data import schema
-
-INFERENCE_SPLITS = {
-    "reversal_curse": ("reversal", "d2p_reversal"),
-    "berglund_reversal_curse": ("reversal", "d2p_reversal"),
-    "simple_reversals": ("reversal",),
-    "simple_syllogisms": ("syllogism",),
-    "semantic_structure": ("reversal", "syllogism", "category_holdout"),
-    "process_knowledge": ("compositional", "in_distribution"),
-}
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Quality:
@@ -69,8 +60,7 @@ def assess(dataset: schema.Dataset, statements: Sequence[str]) -> Quality:
       orders = (True, False) if requirement.object_first is None else (requirement.object_first,)
       covered += any((requirement.key, order) in valid_claims for order in orders)
     coverage[split] = round(covered / total, 4) if total else 0.0
-  family = dataset.info.get("family", dataset.name)
-  relevant = [coverage[s] for s in INFERENCE_SPLITS.get(family, ()) if s in coverage]
+  relevant = [coverage[s] for s in families.of(dataset).inference_splits if s in coverage]
   return Quality(num_statements=len(statements), num_valid=num_valid, num_false=num_false,
                  num_unverifiable=num_unverifiable, coverage=coverage,
                  inference_coverage=round(sum(relevant) / len(relevant), 4) if relevant else 0.0)

@@ -24,6 +24,7 @@ import pathlib
 import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import schema
 
 TRAIN_FILES = {"p2d": "p2d_prompts_train.jsonl", "d2p": "d2p_prompts_train.jsonl", "both": "both_prompts_train.jsonl"}
@@ -296,10 +297,4 @@ def generate(config: Config) -> schema.Dataset:
     pools = _ChoicePools(names, _completions_by_template(lines, names), by_name, config.num_choices)
     questions += _questions(split, lines, pools, fact_id, rng, folder)
   facts = _facts(names, group_of, fact_id, _descriptions(train, tests, names, folder), documents)
-  return schema.Dataset(
-      name="berglund_reversal_curse",
-      documents=tuple(documents),
-      questions=tuple(questions),
-      facts=facts,
-      info={"family": "berglund_reversal_curse", **dataclasses.asdict(config)},
-  )
+  return generation.dataset("berglund_reversal_curse", config, documents=documents, questions=questions, facts=facts)

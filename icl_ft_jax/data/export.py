@@ -10,8 +10,9 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from icl_ft_jax.data import registry
+from icl_ft_jax import families
 from icl_ft_jax.data import schema
+from icl_ft_jax.errors import UserError
 
 
 def plain_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,8 +28,8 @@ def export_datasets(dataset_specs: Mapping[str, Mapping[str, Any]], workdir: str
   datasets = []
   for name, spec in dataset_specs.items():
     try:
-      dataset = registry.build_dataset(plain_spec(spec))
-    except (ValueError, TypeError, FileNotFoundError) as e:
+      dataset = families.build_dataset(plain_spec(spec))
+    except (UserError, ValueError, TypeError, FileNotFoundError) as e:
       raise type(e)(f"datasets.{name}: {e}") from None
     schema.save_dataset(dataset, workdir / name)
     datasets.append(dataset)

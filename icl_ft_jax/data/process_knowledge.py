@@ -59,6 +59,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import process_algebra as alg
 from icl_ft_jax.data import process_calculus as calc
 from icl_ft_jax.data import process_text as text
@@ -104,10 +105,6 @@ class Config:
           f"process_knowledge Config.{bad[0]}={getattr(self, bad[0])} is out of range (num_primitives 3-"
           f"{MAX_PRIMITIVES}, statements_per_rule 1-{len(text.PRIMITIVE_STATEMENTS)}, num_held_out_pairs 1-4,"
           " max_nesting 2-3, num_choices 2-6, counts >= 0).")
-
-
-def _rng(config: Config, stream: int) -> np.random.Generator:
-  return np.random.default_rng([config.seed, stream])
 
 
 # ----------------------------------------------------------------------------- the split
@@ -301,7 +298,7 @@ def _question(split: str, index: int, item: Item, picked, calculus: calc.Calculu
 
 
 def _questions(config: Config, calculus: calc.Calculus, held_out, used: set[str]):
-  rng = _rng(config, _QUESTION_STREAM)
+  rng = generation.stream(config.seed, _QUESTION_STREAM)
   wanted = {"compositional": config.num_compositional_questions,
             "in_distribution": config.num_in_distribution_questions}
   options = {"compositional": [c for c in chains(config.max_nesting, 2) if is_held_out(c, held_out)],
@@ -321,28 +318,27 @@ def _questions(config: Config, calculus: calc.Calculus, held_out, used: set[str]
 
 def generate(config: Config) -> schema.Dataset:
   """The dataset for `config`; the same config always gives the same bytes."""
-  names = words.nonsense_words(config.num_primitives + 1, _rng(config, _NAMES_STREAM))
-  calculus = calc.make_calculus(names[0], names[1:], _rng(config, _CALCULUS_STREAM))
-  held_out = choose_held_out(config.num_held_out_pairs, _rng(config, _SPLIT_STREAM))
+  names = words.nonsense_words(config.num_primitives + 1, generation.stream(config.seed, _NAMES_STREAM))
+  calculus = calc.make_calculus(names[0], names[1:], generation.stream(config.seed, _CALCULUS_STREAM))
+  held_out = choose_held_out(config.num_held_out_pairs, generation.stream(config.seed, _SPLIT_STREAM))
   trained_chains = [c for c in chains(config.max_nesting) if not is_held_out(c, held_out)]
   used: set[str] = set()
-  example_rng = _rng(config, _EXAMPLE_STREAM)
+  example_rng = generation.stream(config.seed, _EXAMPLE_STREAM)
   examples = draw_items(config.num_worked_examples, trained_chains, calculus, used, example_rng,
                         field="num_worked_examples")
-  document_rng = _rng(config, _DOCUMENT_STREAM)
+  document_rng = generation.stream(config.seed, _DOCUMENT_STREAM)
   example_docs, example_facts = _example_documents(examples, calculus, document_rng)
   docs = _rule_documents(calculus, config, document_rng) + example_docs
   docs = [docs[i] for i in document_rng.permutation(len(docs))]
   questions, question_facts = _questions(config, calculus, held_out, used)
   info = {
-      "family": NAME,
-      **{f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
+      **dataclasses.asdict(config),
       "op": calculus.op,
       "primitives": "|".join(calculus.primitives),
       "held_out_pairs": "|".join(f"{p}>{c}" for p, c in held_out),
   }
-  return schema.Dataset(name=NAME, documents=tuple(docs), questions=tuple(questions),
-                        facts=(*_rule_facts(calculus), *example_facts, *question_facts), info=info)
+  return generation.dataset(NAME, config, documents=docs, questions=questions,
+                            facts=(*_rule_facts(calculus), *example_facts, *question_facts), info=info)
 
 
 def calculus_of(dataset: schema.Dataset) -> calc.Calculus:

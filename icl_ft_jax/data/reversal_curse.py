@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import words
 
@@ -408,14 +409,6 @@ def generate(config: Config) -> schema.Dataset:
   templates = _choose_templates(config, rng)
   documents = _documents(celebrities, templates, rng)
   questions = _questions(celebrities, templates, config, rng)
-  facts = tuple(
-      schema.Fact(id=c.fact_id, subject=c.name, relation="is", object=c.description, metadata={"group": c.group})
-      for c in celebrities
-  )
-  return schema.Dataset(
-      name="reversal_curse",
-      documents=tuple(documents),
-      questions=tuple(questions),
-      facts=facts,
-      info={"family": "reversal_curse", **dataclasses.asdict(config)},
-  )
+  facts = [schema.Fact(id=c.fact_id, subject=c.name, relation="is", object=c.description, metadata={"group": c.group})
+           for c in celebrities]
+  return generation.dataset("reversal_curse", config, documents=documents, questions=questions, facts=facts)

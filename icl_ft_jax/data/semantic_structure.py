@@ -29,6 +29,7 @@ import json
 
 import numpy as np
 
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import semantic_documents
 from icl_ft_jax.data import semantic_knowledge
@@ -73,10 +74,6 @@ class Config:
       raise ValueError(f"semantic_structure Config.max_syllogism_steps must be >= 1, got {self.max_syllogism_steps}.")
     if not 0.0 < self.document_fraction <= 1.0:
       raise ValueError(f"semantic_structure Config.document_fraction must be in (0, 1], got {self.document_fraction}.")
-
-
-def _rng(config: Config, stream: int) -> np.random.Generator:
-  return np.random.default_rng([config.seed, stream])
 
 
 def choose_held_out(hierarchy: semantic_knowledge.Hierarchy, count: int, rng: np.random.Generator) -> tuple[str, ...]:
@@ -131,12 +128,13 @@ def _subsample(docs: list[schema.Document], config: Config) -> list[schema.Docum
   if config.document_fraction >= 1.0:
     return docs
   keep = max(1, round(len(docs) * config.document_fraction))
-  picked = sorted(_rng(config, _SUBSAMPLE_STREAM).choice(len(docs), size=keep, replace=False).tolist())
+  rng = generation.stream(config.seed, _SUBSAMPLE_STREAM)
+  picked = sorted(rng.choice(len(docs), size=keep, replace=False).tolist())
   return [docs[i] for i in picked]
 
 
 def _questions(config, hierarchy, lexicon, entailed, trained, held_out) -> tuple[tuple[schema.Question, ...], int]:
-  rng = _rng(config, _QUESTION_STREAM)
+  rng = generation.stream(config.seed, _QUESTION_STREAM)
   writer = semantic_questions.QuestionWriter(hierarchy=hierarchy, lexicon=lexicon, entailed=entailed,
                                              trained=trained, num_distractors=config.num_distractors)
   specs = [
@@ -163,21 +161,21 @@ def _questions(config, hierarchy, lexicon, entailed, trained, held_out) -> tuple
 def generate(config: Config) -> schema.Dataset:
   """The dataset for `config`; the same config always gives the same bytes."""
   hierarchy = semantic_knowledge.load_hierarchy(config.hierarchy_path or semantic_knowledge.DEFAULT_PATH)
-  lexicon = semantic_text.build_lexicon(hierarchy, _rng(config, _LEXICON_STREAM))
-  held_out = choose_held_out(hierarchy, config.num_holdout_categories, _rng(config, _HOLDOUT_STREAM))
+  lexicon = semantic_text.build_lexicon(hierarchy, generation.stream(config.seed, _LEXICON_STREAM))
+  held_out = choose_held_out(hierarchy, config.num_holdout_categories, generation.stream(config.seed, _HOLDOUT_STREAM))
   trained = trained_triples(hierarchy, held_out)
   entailed = semantic_logic.entailments(hierarchy)
   writer = semantic_documents.ArticleWriter(hierarchy=hierarchy, lexicon=lexicon, trained=trained)
-  articles = semantic_documents.write_articles(writer, config.num_documents, _rng(config, _DOCUMENT_STREAM))
+  document_rng = generation.stream(config.seed, _DOCUMENT_STREAM)
+  articles = semantic_documents.write_articles(writer, config.num_documents, document_rng)
   docs = _subsample(_documents(articles), config)
   made, skipped = _questions(config, hierarchy, lexicon, entailed, trained, held_out)
   info = {
-      "family": NAME,
-      **{f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
+      **dataclasses.asdict(config),
       "num_categories": len(hierarchy.categories),
       "held_out_categories": "|".join(held_out),
       "num_skipped_questions": skipped,
       "lexicon": json.dumps(dict(lexicon.nonsense), ensure_ascii=False),
   }
-  return schema.Dataset(name=NAME, documents=tuple(docs), questions=made, facts=_facts(hierarchy, lexicon, trained),
-                        info=info)
+  return generation.dataset(NAME, config, documents=docs, questions=made, facts=_facts(hierarchy, lexicon, trained),
+                            info=info)

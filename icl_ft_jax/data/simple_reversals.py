@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import words
 
@@ -175,10 +176,4 @@ def generate(config: Config) -> schema.Dataset:
     questions += _questions(comparison, rng)
   documents = [documents[i] for i in rng.permutation(len(documents))]
   questions.sort(key=lambda q: q.split != "reversal")  # Stable: reversal split first.
-  return schema.Dataset(
-      name="simple_reversals",
-      documents=tuple(documents),
-      questions=tuple(questions),
-      facts=tuple(facts),
-      info={"family": "simple_reversals", **dataclasses.asdict(config)},
-  )
+  return generation.dataset("simple_reversals", config, documents=documents, questions=questions, facts=facts)

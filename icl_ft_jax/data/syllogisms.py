@@ -27,6 +27,7 @@ import dataclasses
 import numpy as np
 
 from icl_ft_jax.data import choices as choices_lib
+from icl_ft_jax.data import generation
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import words
 
@@ -191,7 +192,7 @@ def _examples(config: Config, rng: np.random.Generator) -> list[_Example]:
 def generate(config: Config) -> schema.Dataset:
   _check_config(config)
   rng = np.random.default_rng(config.seed)
-  six_way_rng = np.random.default_rng([config.seed, _SIX_WAY_STREAM])
+  six_way_rng = generation.stream(config.seed, _SIX_WAY_STREAM)
   facts, documents, questions = [], [], []
   for example in _examples(config, rng):
     premises = _premises(example)
@@ -200,11 +201,6 @@ def generate(config: Config) -> schema.Dataset:
     document = _document(example, premises, rng)
     documents.append(document)
     questions += _questions(example, (*document.fact_ids, conclusion.id), config, rng, six_way_rng)
-  return schema.Dataset(
-      name="simple_syllogisms",
-      documents=tuple(documents),
-      questions=tuple(questions),
-      facts=tuple(facts),
-      info={"family": "simple_syllogisms", "num_examples": config.num_examples,
-            "forms": ",".join(config.forms), "six_way": config.six_way, "seed": config.seed},
-  )
+  return generation.dataset("simple_syllogisms", config, documents=documents, questions=questions, facts=facts,
+                            info={"num_examples": config.num_examples, "forms": ",".join(config.forms),
+                                  "six_way": config.six_way, "seed": config.seed})

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
-from icl_ft_jax.data import registry
+from icl_ft_jax import families
 from icl_ft_jax.data import schema
 
 TRAIN_SPLIT = "train"
@@ -74,7 +74,7 @@ class IclFtDataset(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Everything is generated or read from the spec's own paths.
-    dataset = registry.build_dataset(dict(self.builder_config.spec))
+    dataset = families.build_dataset(dict(self.builder_config.spec))
     splits = {TRAIN_SPLIT: self._generate_documents(dataset.documents)}
     for split, questions in dataset.splits.items():
       if split == TRAIN_SPLIT or not _SPLIT_NAME.match(split):

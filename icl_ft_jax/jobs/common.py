@@ -8,8 +8,8 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from icl_ft_jax import distributed, sharding
-from icl_ft_jax.data import registry, schema
+from icl_ft_jax import distributed, families, sharding
+from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.jobs import run_identity
 from icl_ft_jax.report import records
@@ -24,8 +24,8 @@ def build_dataset(spec: Mapping[str, Any]) -> schema.Dataset:
   key = json.dumps(spec, sort_keys=True, default=str)
   if key not in _BUILT:
     try:
-      dataset = registry.build_dataset(spec)
-    except (ValueError, TypeError, OSError) as e:
+      dataset = families.build_dataset(spec)
+    except (ConfigError, ValueError, TypeError, OSError) as e:
       raise ConfigError(f"dataset: {e}") from None
     _BUILT.clear()
     _BUILT[key] = dataset

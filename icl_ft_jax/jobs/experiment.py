@@ -207,10 +207,7 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   steps = finetune_config.loop.steps
   epochs = round(steps * finetune_config.data.batch_size / len(mix.documents), 2)
   run_dir = workdir / "ft" / dataset_name / f"seed{config.seed}" / condition.replace("+", "_")
-  identity = {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "condition": condition,
-              "data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
-              "optimizer": config.optimizer.to_dict(), "steps": steps, "seed": config.seed,
-              "mix": dict(mix.counts)}
+  identity = run_identity.checkpoint_identity(config, steps=steps, condition=condition, mix=dict(mix.counts))
   logging.info("Fine-tuning %s on %s", condition, mix.counts)
   start = time.time()
   result = trainer.finetune(loaded, mix.documents, finetune_config, mesh=mesh, workdir=run_dir, identity=identity)

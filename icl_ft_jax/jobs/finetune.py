@@ -24,13 +24,6 @@ from icl_ft_jax.train import trainer
 CONDITION = "ft"
 
 
-def run_identity_of(config) -> dict:
-  """The config sections that decide what a checkpoint in this workdir means."""
-  return {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "data": config.data.to_dict(),
-          "tuning": config.tuning.to_dict(), "optimizer": config.optimizer.to_dict(),
-          "steps": config.train.steps, "seed": config.seed}
-
-
 def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: pathlib.Path):
   """`evaluate(params) -> {split: accuracy}`; keeps the last call's records for results.json.
 
@@ -67,7 +60,7 @@ def check(config) -> None:
 
 def check_workdir(config, workdir: pathlib.Path) -> dict:
   """Refuses a workdir that trained or evaluated another run; returns this run's results identity."""
-  checkpointing.check_run_identity(workdir, run_identity_of(config))
+  checkpointing.check_run_identity(workdir, run_identity.checkpoint_identity(config, steps=config.train.steps))
   ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
   run_identity.done_conditions(workdir, {(CONDITION, config.seed): ident})
   return ident
@@ -85,7 +78,7 @@ def run(config, workdir: pathlib.Path) -> None:
   documents = data_lib.training_documents(dataset, finetune_config.data)
   evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name, workdir)
   trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
-                   identity=run_identity_of(config), evaluate=evaluate)
+                   identity=run_identity.checkpoint_identity(config, steps=config.train.steps), evaluate=evaluate)
   everything = common.save_condition(workdir, latest["records"], dataset_name, ident)
   if distributed.is_primary():
     print(records.format_table(everything))

@@ -67,6 +67,17 @@ def condition_identity(config, condition: str, *, fine_tuned: bool = False, augm
   return identity(config, condition, **settings)
 
 
+def checkpoint_identity(config, *, steps: int, **extra) -> dict[str, Any]:
+  """What decides the params a training run's checkpoints hold; a workdir begun with another is refused.
+
+  `config` is the run's (its seed and model, dataset and fine-tuning sections); `extra` adds what one
+  job varies (an experiment's condition and its mix of documents).
+  """
+  return {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "data": config.data.to_dict(),
+          "tuning": config.tuning.to_dict(), "optimizer": config.optimizer.to_dict(), "steps": steps,
+          "seed": config.seed, **extra}
+
+
 def digest(ident: Mapping[str, Any]) -> str:
   return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 

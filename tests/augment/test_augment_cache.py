@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from icl_ft_jax import augment, config_defaults
+from icl_ft_jax import augment, config_defaults, families
 from icl_ft_jax.augment import pipeline
-from icl_ft_jax.data import registry, schema
+from icl_ft_jax.data import schema
 from icl_ft_jax.jobs import experiment
 
 MODEL = {"name": "tiny"}
@@ -31,7 +31,7 @@ def test_key_changes_with_config_model_dataset_and_prompts(monkeypatch):
 def test_experiment_regenerates_when_the_augment_config_changes(tmp_path):
   config = config_defaults.experiment("simple_reversals")
   config.model.name = "tiny"
-  dataset = registry.build_dataset(config.dataset.to_dict())
+  dataset = families.build_dataset(config.dataset.to_dict())
   folder = tmp_path / "augmented"
   first = experiment.augmentations(None, None, dataset, config, ("oracle",), folder)["oracle"]
   assert (folder / "oracle.key").is_file()

@@ -2,14 +2,14 @@
 
 import functools
 
-from icl_ft_jax import config_defaults
+from icl_ft_jax import config_defaults, families
 from icl_ft_jax.augment import pipeline, sampling
-from icl_ft_jax.data import registry, schema
+from icl_ft_jax.data import schema
 
 
 @functools.cache
 def dataset(name):
-  return registry.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
+  return families.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
 
 
 def test_local_targets_are_sentences_by_default():

@@ -4,16 +4,16 @@ import functools
 
 import pytest
 
-from icl_ft_jax import config_defaults
+from icl_ft_jax import config_defaults, families
 from icl_ft_jax.augment import claims, oracle, pipeline, prompts, quality
-from icl_ft_jax.data import registry, reversal_curse
+from icl_ft_jax.data import reversal_curse
 
 DATASETS = ("reversal_curse", "simple_reversals", "simple_syllogisms", "semantic_structure")
 
 
 @functools.cache
 def dataset(name):
-  return registry.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
+  return families.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
 
 
 @pytest.mark.parametrize("name", DATASETS)

@@ -2,14 +2,13 @@
 
 import pytest
 
-from icl_ft_jax import config_defaults
+from icl_ft_jax import config_defaults, families
 from icl_ft_jax.augment import parsing, pipeline, sampling
-from icl_ft_jax.data import registry
 
 
 @pytest.mark.real_model
 def test_real_model_local_augmentation_parses(real_model, one_device_mesh):
-  dataset = registry.build_dataset(config_defaults.dataset("reversal_curse", "cpu").to_dict())
+  dataset = families.build_dataset(config_defaults.dataset("reversal_curse", "cpu").to_dict())
   config = pipeline.AugmentConfig(
       strategies=("local",), max_targets=4,  # The generic 4-shot prompt, about 320 tokens.
       sampling=sampling.SamplingConfig(temperature=0.0, max_new_tokens=24, batch_size=4, prompt_buckets=(512,)))

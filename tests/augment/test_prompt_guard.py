@@ -13,11 +13,11 @@ import re
 
 import pytest
 
-from icl_ft_jax import chat, config_defaults
+from icl_ft_jax import chat, config_defaults, families
 from icl_ft_jax.augment import prompts
-from icl_ft_jax.data import registry, reversal_curse, schema, semantic_text, splitting
+from icl_ft_jax.data import reversal_curse, schema, semantic_text, splitting
 
-DATASETS = tuple(config_defaults.DATASET_PRESETS)  # Every family with presets, new ones included.
+DATASETS = families.names(with_presets=True)  # Every family with presets, new ones included.
 SLOT = "\x00"
 RUN = 3
 MAX_SLOT_WORDS = 8
@@ -59,7 +59,7 @@ def skeletons() -> frozenset[tuple[str, ...]]:
     pools += [prompt + choice for pairs in table.values() for prompt, choice in pairs]
   found = {template_skeleton(t) for t in pools}
   for name in DATASETS:
-    dataset = registry.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
+    dataset = families.build_dataset(config_defaults.dataset(name, "cpu").to_dict())
     entities = dataset_entities(dataset)
     found |= {question_skeleton(q, entities) for q in dataset.questions}
   return frozenset(s for s in found if any(w != SLOT for w in s))

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from icl_ft_jax import families
 from icl_ft_jax.data import berglund
-from icl_ft_jax.data import registry
+from icl_ft_jax.errors import ConfigError
 
 import dataset_checks
 
@@ -52,7 +53,7 @@ def folder(tmp_path):
 
 
 def test_loads_documents_splits_and_facts(folder):
-  dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)})
+  dataset = families.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)})
   assert len(dataset.documents) == 8 + 4 + 8
   assert {s: len(q) for s, q in dataset.splits.items()} == {
       "reversal": 8, "forward": 8, "d2p_forward": 4, "d2p_reversal": 4}
@@ -118,8 +119,8 @@ def test_malformed_line_names_file_and_line(folder, bad_line, message):
 
 
 def test_unknown_family():
-  with pytest.raises(ValueError, match="Unknown dataset family"):
-    registry.build_dataset({"family": "no_such_family"})
+  with pytest.raises(ConfigError, match="Unknown dataset family 'no_such_family'. Known families: berglund"):
+    families.build_dataset({"family": "no_such_family"})
 
 
 def test_answer_with_odd_spacing_is_never_also_a_distractor(folder):
@@ -128,7 +129,7 @@ def test_answer_with_odd_spacing_is_never_also_a_distractor(folder):
   lines = [{**line, "completion": "  " + line["completion"].strip()} for line in lines]  # Two spaces.
   path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
   for seed in range(5):
-    dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder), "seed": seed})
+    dataset = families.build_dataset({"family": "berglund_reversal_curse", "path": str(folder), "seed": seed})
     for question in dataset.splits["reversal"]:
       assert len({c.strip() for c in question.choices}) == len(question.choices)
 
@@ -161,7 +162,7 @@ def write_original_shapes(folder):
 
 def test_original_shapes_load(tmp_path):
   folder = write_original_shapes(tmp_path / "june_version")
-  dataset = registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)})
+  dataset = families.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)})
   # Only the real celebrities are facts, not "Esme Rook now enjoys a quite life".
   assert sorted(f.subject for f in dataset.facts) == sorted(n for g in CELEBRITIES.values() for n, _ in g)
   assert len(dataset.documents) == 8 + (4 + 6) + (8 + 6)
@@ -213,5 +214,5 @@ def test_the_datasets_config_takes_the_folder_as_its_arg(folder):
 
   config = config_files.load("datasets.py", f"berglund={folder}")
   dataset = common.build_dataset(config.datasets.berglund_reversal_curse)
-  assert len(dataset.documents) == len(registry.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)}).documents) > 0
+  assert len(dataset.documents) == len(families.build_dataset({"family": "berglund_reversal_curse", "path": str(folder)}).documents) > 0
   assert "berglund_reversal_curse" not in config_files.load("datasets.py")["datasets"]

@@ -4,6 +4,7 @@ import pytest
 
 from icl_ft_jax.data import export
 from icl_ft_jax.data import schema
+from icl_ft_jax.errors import ConfigError
 
 from tests import config_files
 
@@ -40,7 +41,7 @@ def test_export_writes_jsonl_per_dataset(tmp_path):
 
 
 def test_bad_spec_names_the_dataset(tmp_path):
-  with pytest.raises(ValueError, match=r"datasets.broken: .*Unknown dataset family"):
+  with pytest.raises(ConfigError, match=r"datasets.broken: .*Unknown dataset family"):
     export.export_datasets({"broken": {"family": "nope"}}, tmp_path)
   with pytest.raises(ValueError, match=r"datasets.small: num_facts"):
     export.export_datasets({"small": {"family": "simple_reversals", "num_facts": 0}}, tmp_path)

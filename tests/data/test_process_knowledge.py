@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-from icl_ft_jax import main
+from icl_ft_jax import families, main
 from icl_ft_jax.augment import claims, oracle, quality
 from icl_ft_jax.data import process_algebra as alg
 from icl_ft_jax.data import process_calculus as calc
 from icl_ft_jax.data import process_knowledge as pk
-from icl_ft_jax.data import registry, splitting, words
+from icl_ft_jax.data import splitting, words
 
 import dataset_checks
 from tests import config_files
@@ -93,7 +93,7 @@ def test_study_sizes(dataset):
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
   first = dataset_checks.saved_bytes(pk.generate(SMALL), tmp_path / "a")
-  again = dataset_checks.saved_bytes(registry.build_dataset({"family": "process_knowledge",
+  again = dataset_checks.saved_bytes(families.build_dataset({"family": "process_knowledge",
                                                                **dataclasses.asdict(SMALL)}), tmp_path / "b")
   other = dataset_checks.saved_bytes(pk.generate(dataclasses.replace(SMALL, seed=1)), tmp_path / "c")
   assert first == again
@@ -315,7 +315,7 @@ def test_experiment_config_runs_every_condition_on_it(size):
   assert config.dataset.family == "process_knowledge" and {"icl", "ft", "ft+local", "ft+oracle"} <= set(
       config.conditions)
   assert config.data.sentence_split == "none"  # A derivation split into sentences would lose its steps.
-  data = registry.build_dataset(config.dataset.to_dict())
+  data = families.build_dataset(config.dataset.to_dict())
   assert data.info["num_worked_examples"] == (36 if size == "cpu" else 300)
   # Gemma tokens here are 2 characters or more (longest study documents, seeds 0-4: 1016 characters, 558 tokens).
   assert max(len(d.text) for d in data.documents) < 2 * config.data.max_length
@@ -337,8 +337,8 @@ def test_worked_examples_split_into_sentences_cleanly():
 ])
 def test_same_bytes_in_fresh_processes_with_other_hash_seeds(tmp_path, spec):
   """No set or dict order leaks into the files: interpreters with other hash seeds write the same bytes."""
-  script = ("import sys; from icl_ft_jax.data import registry, schema;"
-            f" schema.save_dataset(registry.build_dataset({spec!r}), sys.argv[1])")
+  script = ("import sys; from icl_ft_jax import families; from icl_ft_jax.data import schema;"
+            f" schema.save_dataset(families.build_dataset({spec!r}), sys.argv[1])")
   written = []
   for hash_seed in ("1", "2"):
     out = tmp_path / hash_seed

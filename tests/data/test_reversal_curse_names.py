@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from icl_ft_jax import main
-from icl_ft_jax.data import registry, reversal_curse, words
+from icl_ft_jax import families, main
+from icl_ft_jax.data import reversal_curse, words
 
 import dataset_checks
 from tests import config_files
@@ -64,9 +64,9 @@ def test_only_the_names_differ(real, nonsense):
 
 def test_same_seed_same_bytes(tmp_path):
   spec = {"family": "reversal_curse", "celebrities_per_group": 5, "names": "nonsense"}
-  first = dataset_checks.saved_bytes(registry.build_dataset(spec), tmp_path / "a")
-  again = dataset_checks.saved_bytes(registry.build_dataset(spec), tmp_path / "b")
-  other = dataset_checks.saved_bytes(registry.build_dataset({**spec, "seed": 1}), tmp_path / "c")
+  first = dataset_checks.saved_bytes(families.build_dataset(spec), tmp_path / "a")
+  again = dataset_checks.saved_bytes(families.build_dataset(spec), tmp_path / "b")
+  other = dataset_checks.saved_bytes(families.build_dataset({**spec, "seed": 1}), tmp_path / "c")
   assert first == again and first["facts.jsonl"] != other["facts.jsonl"]
 
 
@@ -88,7 +88,7 @@ def test_comparison_config(names, dataset_name, size):
   assert {"icl", "ft"} <= set(config.conditions) and config.seeds == (0, 1, 2)
   real_names = config_files.load("experiment.py", f"reversal_curse,size={size}")
   assert config.icl == real_names.icl  # As the real-name experiment at that size (the whole dataset in context).
-  assert registry.build_dataset(config.dataset.to_dict()).info["names"] == names
+  assert families.build_dataset(config.dataset.to_dict()).info["names"] == names
 
 
 def test_comparison_config_rejects_unknown_names():

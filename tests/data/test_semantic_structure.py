@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from icl_ft_jax.data import registry
+from icl_ft_jax import families
 from icl_ft_jax.data import schema
 from icl_ft_jax.data import semantic_knowledge
 from icl_ft_jax.data import semantic_structure
@@ -359,8 +359,8 @@ def test_subsampling_keeps_a_random_subset(dataset):
   assert sub.questions == dataset.questions and sub.facts == dataset.facts
 
 
-def test_registry_builds_it_and_rejects_bad_configs():
-  built = registry.build_dataset({"family": "semantic_structure", "num_documents": 200, "seed": 3})
+def test_family_builds_it_and_rejects_bad_configs():
+  built = families.build_dataset({"family": "semantic_structure", "num_documents": 200, "seed": 3})
   assert built.name == "semantic_structure" and len(built.documents) == 200
   with pytest.raises(ValueError, match="document_fraction"):
     semantic_structure.Config(document_fraction=0.0)

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from icl_ft_jax.data import registry, tfds_builders  # tensorflow-datasets and array-record are dependencies.
+from icl_ft_jax import families
+from icl_ft_jax.data import tfds_builders  # tensorflow-datasets and array-record are dependencies.
 
 SPECS = {
     "syllogisms_small": {"family": "simple_syllogisms", "num_examples": 9, "seed": 2},
@@ -16,7 +17,7 @@ SPECS = {
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_build_and_read_back(tmp_path, name):
   spec = SPECS[name]
-  dataset = registry.build_dataset(spec)
+  dataset = families.build_dataset(spec)
   path = tfds_builders.build(name, spec, tmp_path)
   assert list(path.glob("*.array_record-*"))
   train = tfds_builders.data_source(path, split="train")
