@@ -160,3 +160,19 @@ def test_summaries_by_subtype_pool_seeds_and_reach_the_csv(tmp_path):
   assert float(written[0]["subtype_mean"]) == 0.5
   table = aggregate.format_subtypes([split], list(rows.values()))
   assert "syllogism/B" in table and "0.50 +- 0.00" in table
+
+
+def test_plots_show_the_study_bars_beside_ours_and_the_subtypes(tmp_path):
+  by_inference = {"syllogism/1-step": {"a": [2, 2], "b": [1, 2]}, "syllogism/2-step": {"c": [0, 2]}}
+  records_ = [_typed(0, by_inference), _typed(0, {"reversal": {"d": [1, 2]}}, split="reversal")]
+  summaries = aggregate.summarize(records_)
+  plt = plots._pyplot()  # pylint: disable=protected-access
+  fig, ax = plt.subplots()
+  plots.draw_dataset(ax, summaries, ["ft"], plt.get_cmap("tab10"))
+  diamonds = [line for line in ax.lines if line.get_marker() == "d"]
+  # One diamond, for the split of two subtypes (0.75 and 0): the study's mean, not the pooled accuracy.
+  assert [tuple(d.get_ydata()) for d in diamonds] == [(pytest.approx(0.375),)]
+  plt.close(fig)
+  png = plots.plot_subtypes(aggregate.summarize_subtypes(records_), "toy", tmp_path / "toy_subtypes.png")
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert plots.plot_subtypes([], "toy", tmp_path / "none.png") is None

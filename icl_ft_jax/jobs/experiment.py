@@ -256,6 +256,7 @@ def report(workdir: pathlib.Path, dataset_name: str) -> None:
   by_subtype = aggregate.summarize_subtypes(everything)
   aggregate.write_csv(workdir / "results.csv", summaries + by_subtype)
   plot = plots.plot_dataset(summaries, dataset_name, workdir / "plots" / f"{dataset_name}.png")
+  subtype_plot = plots.plot_subtypes(by_subtype, dataset_name, workdir / "plots" / f"{dataset_name}_subtypes.png")
   print(records.format_table(everything))
   subtype_table = aggregate.format_subtypes(summaries, by_subtype)
   if subtype_table:
@@ -269,7 +270,8 @@ def report(workdir: pathlib.Path, dataset_name: str) -> None:
     print(f"\naugmentation ({strategy_file.parent.name}): " + "; ".join(
         f"{s}: {q['statements']} statements, validity {q['quality']['validity']:.2f},"
         f" coverage {q['quality']['inference_coverage']:.2f}" for s, q in quality.items()))
-  print(f"\nResults: {workdir / 'results.json'}, {workdir / 'results.csv'}\nPlot: {plot}")
+  print(f"\nResults: {workdir / 'results.json'}, {workdir / 'results.csv'}\nPlot: {plot}"
+        + (f", {subtype_plot}" if subtype_plot else ""))
 
 
 def format_comparisons(everything: list[records.ResultRecord], dataset_name: str, baseline: str = "ft") -> str:

@@ -1,7 +1,13 @@
-"""Bar plots like the study's figures: per dataset, one group per split, one bar per condition."""
+"""Bar plots like the study's figures: per dataset, one group per split, one bar per condition.
+
+Each bar carries our 95% bootstrap interval over facts; where a split mixes inference subtypes, a
+black diamond beside it marks the study's error bar (mean and standard error over the subtypes), and
+`plot_subtypes` draws the subtypes themselves.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
 from collections.abc import Sequence
@@ -39,15 +45,20 @@ def draw_dataset(ax, chosen: Sequence[Summary], conditions: Sequence[str], color
   by_key = {(s.split, s.condition): s for s in chosen}
   width = 0.8 / len(conditions)
   for c, condition in enumerate(conditions):
-    xs, means, errs = [], [], []
+    xs, means, errs, spread = [], [], [], []
     for i, split in enumerate(splits):
       s = by_key.get((split, condition))
       if s is not None:
         xs.append(i - 0.4 + width * (c + 0.5))
         means.append(s.mean)
         errs.append(_error_bar(s))
+        if s.num_subtypes >= 2:
+          spread.append((xs[-1] + width * 0.3, s.subtype_mean, s.subtype_stderr))
     yerr = list(zip(*errs)) if errs else None  # [[below...], [above...]]
     ax.bar(xs, means, width=width * 0.95, yerr=yerr, capsize=2, label=condition, color=colors(c))
+    if spread:  # The study's error bar: mean +- standard error over the split's inference subtypes.
+      x, mean, stderr = zip(*spread)
+      ax.errorbar(x, mean, yerr=stderr, fmt="d", color="black", markersize=3, elinewidth=0.8, capsize=0)
   for i, split in enumerate(splits):
     chance = next(s.chance for s in chosen if s.split == split)
     ax.hlines(chance, i - 0.45, i + 0.45, colors="black", linestyles="dashed", linewidth=1)
@@ -60,6 +71,20 @@ def _counts(chosen: Sequence[Summary]) -> str:
   return f"{seeds} seed{'s' * (seeds > 1)}, {max(s.num_facts for s in chosen)} facts"
 
 
+def _legend_note(chosen: Sequence[Summary]) -> str:
+  note = "dashed: chance; bars: 95% bootstrap interval over facts"
+  if any(s.num_subtypes >= 2 for s in chosen):
+    note += "; diamonds: mean +- s.e. over inference subtypes (the study's bars)"
+  return note
+
+
+def _save(fig, path: str | pathlib.Path) -> pathlib.Path:
+  path = pathlib.Path(path)
+  fig.savefig(path, dpi=120)
+  _pyplot().close(fig)
+  return path
+
+
 def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
                  normalization: str = "sum") -> pathlib.Path:
   """Saves a PNG of accuracy per split and condition, with interval bars and chance lines."""
@@ -70,15 +95,32 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(splits) * max(1, len(conditions) / 3), 4.0))
   draw_dataset(ax, chosen, conditions, plt.get_cmap("tab10"))
   ax.set_ylabel(f"accuracy ({normalization})")
-  ax.set_title(f"{dataset}: {_counts(chosen)}\n(dashed: chance;"
-               f" bars: 95% bootstrap interval over facts)", fontsize=9)
+  ax.set_title(f"{dataset}: {_counts(chosen)}\n({_legend_note(chosen)})", fontsize=8, wrap=True)
   ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.1),
             frameon=False)
   fig.tight_layout()
-  path = pathlib.Path(path)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
+
+
+def plot_subtypes(by_subtype: Sequence[Summary], dataset: str, path: str | pathlib.Path,
+                  normalization: str = "sum") -> pathlib.Path | None:
+  """Saves a PNG with a group per inference subtype (the coarsest level: "syllogism/3-step"), if any."""
+  coarse = [dataclasses.replace(s, split=s.subtype) for s in by_subtype
+            if s.dataset == dataset and s.normalization == normalization and s.subtype.count("/") == 1]
+  if not coarse:
+    return None
+  plt = _pyplot()
+  groups = len({s.split for s in coarse})
+  conditions = sorted(dict.fromkeys(s.condition for s in coarse), key=condition_rank)
+  fig, ax = plt.subplots(figsize=(1.2 + 0.9 * groups * max(1, len(conditions) / 3), 4.2))
+  draw_dataset(ax, coarse, conditions, plt.get_cmap("tab10"))
+  ax.tick_params(axis="x", labelsize=7, labelrotation=30)
+  ax.set_ylabel(f"accuracy ({normalization})")
+  ax.set_title(f"{dataset} by inference subtype: {_counts(coarse)}\n({_legend_note(coarse)})", fontsize=8)
+  ax.legend(fontsize=7, ncol=min(4, len(conditions)), loc="upper center", bbox_to_anchor=(0.5, -0.25),
+            frameon=False)
+  fig.tight_layout()
+  return _save(fig, path)
 
 
 def datasets_figure(summaries: Sequence[Summary], normalization: str = "sum"):
@@ -105,15 +147,11 @@ def datasets_figure(summaries: Sequence[Summary], normalization: str = "sum"):
   axes[0][0].set_ylabel(f"accuracy ({normalization})")
   handles = [plt.Rectangle((0, 0), 1, 1, color=colors(i)) for i in range(len(conditions))]
   fig.legend(handles, conditions, fontsize=8, ncol=min(7, len(conditions)), loc="lower center", frameon=False)
-  fig.suptitle("dashed: chance; bars: 95% bootstrap interval over facts (pooled over seeds)", fontsize=8, y=0.995)
+  fig.suptitle(_legend_note(summaries).replace("over facts", "over facts (pooled over seeds)"), fontsize=8, y=0.995)
   fig.tight_layout(rect=(0, 0.07, 1, 0.97))
   return fig
 
 
 def plot_datasets(summaries: Sequence[Summary], path: str | pathlib.Path, normalization: str = "sum") -> pathlib.Path:
   """Saves `datasets_figure` as a PNG."""
-  fig = datasets_figure(summaries, normalization)
-  path = pathlib.Path(path)
-  fig.savefig(path, dpi=120)
-  _pyplot().close(fig)
-  return path
+  return _save(datasets_figure(summaries, normalization), path)
