@@ -167,6 +167,9 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
       "log_every_steps": 10,
       "eval_every_steps": 0,  # 0: evaluate only at the end.
       "loss_chunk_length": 32,  # Sequence positions per loss chunk; 0: full [B, L, vocab] logits.
+      # Chunk only when the batch's float32 logits (at the positions that carry loss) would exceed this
+      # many MiB (1 GiB = 8 x 128 positions of the 262k vocabulary); below it full logits are faster. 0: always chunk.
+      "loss_logits_budget_mib": 1024,
   })
   sections.checkpoint = config_dict.ConfigDict({"every_steps": 50, "keep": 2, "async_save": True})
   return dict(sections.items())

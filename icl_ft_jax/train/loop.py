@@ -29,12 +29,16 @@ class LoopConfig:
   log_every_steps: int = 10
   eval_every_steps: int = 0  # 0: evaluate only at the end.
   loss_chunk_length: int = 32  # Sequence positions per loss chunk; 0: full logits (more memory).
+  # Full logits (faster) while the batch's float32 [B, L, vocab] logits fit in this many MiB; 0: always chunk.
+  loss_logits_budget_mib: int = 1024
 
   def __post_init__(self):
     if self.epochs < 0:
       raise ConfigError(f"train.epochs must be >= 0 (0: train.steps decides), got {self.epochs}.")
-    if self.steps < 1 or self.log_every_steps < 1 or self.eval_every_steps < 0 or self.loss_chunk_length < 0:
-      raise ConfigError("train.steps and train.log_every_steps must be >= 1; eval_every_steps, loss_chunk_length >= 0.")
+    if (self.steps < 1 or self.log_every_steps < 1 or self.eval_every_steps < 0 or self.loss_chunk_length < 0
+        or self.loss_logits_budget_mib < 0):
+      raise ConfigError("train.steps and train.log_every_steps must be >= 1; eval_every_steps, loss_chunk_length,"
+                        " loss_logits_budget_mib >= 0.")
 
 
 def run(*, train_step, state: TrainState, frozen, batches, batch_sharding, config: LoopConfig,

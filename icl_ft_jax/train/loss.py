@@ -7,11 +7,17 @@ as `model/forward.py` does); the unembedding, softcap and logsumexp then run
 over chunks of the sequence with `jax.lax.map`, each chunk under
 `jax.checkpoint`, so only one chunk's logits exist at a time, forward or
 backward.
+
+Chunking costs time (each chunk's logits are recomputed in the backward pass,
+and many small matmuls run slower than one large one), so the loss chunks only
+when the full logits would exceed a memory budget (`chunk_length_for`,
+`train.loss_logits_budget_mib`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -75,6 +81,20 @@ def full_logits_cross_entropy(hidden, table, targets, weights, *, softcap: float
   return LossSums(loss_sum=loss_sum, weight_sum=jnp.sum(weights.astype(jnp.float32)))
 
 
+def chunk_length_for(logits_shape: tuple[int, ...], *, chunk_length: int | None, budget_mib: float) -> int | None:
+  """Positions per loss chunk for `[B, L, vocab]` logits, or None for full logits.
+
+  Full logits are faster but their float32 array (and its gradient) grows with
+  B x L x vocab: 1 GiB per 1024 positions of Gemma's 262k vocabulary. So chunk
+  only when one float32 copy of the whole batch's logits (all devices together)
+  would exceed `budget_mib`; `chunk_length` None or 0 never chunks, `budget_mib`
+  0 always does.
+  """
+  if not chunk_length or math.prod(logits_shape) * 4 <= budget_mib * 2**20:
+    return None
+  return chunk_length
+
+
 def packed_attention_mask(segment_ids: jax.Array) -> jax.Array:
   """`[B, L, L]` causal mask that keeps packed documents (segment ids > 0) apart."""
   same = segment_ids[:, :, None] == segment_ids[:, None, :]
@@ -82,12 +102,14 @@ def packed_attention_mask(segment_ids: jax.Array) -> jax.Array:
   return same & causal[None] & (segment_ids[:, None, :] > 0)
 
 
-def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chunk_length: int | None = 128):
+def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chunk_length: int | None = 128,
+                  logits_budget_mib: float = 0):
   """Loss sums of a batch (`inputs`, `targets`, `weights`, `positions`, `segment_ids`).
 
   `hidden_fn(model, params, tokens, positions=, attention_mask=)` returns
   `(hidden, cache)`; the LoRA model passes its own. `chunk_length=None` uses
-  full logits.
+  full logits, and so do logits (of the positions that carry loss) within
+  `logits_budget_mib` (see `chunk_length_for`; 0: chunk whatever the size).
   """
   mask = packed_attention_mask(batch["segment_ids"])
   hidden, _ = hidden_fn(model, params, batch["inputs"], positions=batch["positions"], attention_mask=mask)
@@ -98,6 +120,8 @@ def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chun
     # Only the positions that carry loss are unembedded (see train/data.py `_compact_loss`).
     hidden = jnp.take_along_axis(hidden, batch["loss_index"][..., None], axis=1)
     targets, weights = batch["loss_targets"], batch["loss_weights"]
+  chunk_length = chunk_length_for((*targets.shape, table.shape[0]), chunk_length=chunk_length,
+                                  budget_mib=logits_budget_mib)
   if chunk_length is None:
     return full_logits_cross_entropy(hidden, table, targets, weights, softcap=softcap)
   return chunked_cross_entropy(hidden, table, targets, weights, softcap=softcap, chunk_length=chunk_length)

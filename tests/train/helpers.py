@@ -32,7 +32,8 @@ def config(*, steps: int = 4, batch_size: int = 8, lora_rank: int = 0, freeze_em
       optimizer=dataclasses.replace(trainer.optimizer_lib.OptimizerConfig(), learning_rate=learning_rate,
                                     warmup_steps=0, decay="constant"),
       checkpoint=checkpointing.CheckpointConfig(every_steps=1000, keep=1),
-      loop=loop.LoopConfig(steps=steps, log_every_steps=1, loss_chunk_length=chunk_length))
+      # Budget 0: the loss chunks whatever the size, so these tests train through the chunked loss.
+      loop=loop.LoopConfig(steps=steps, log_every_steps=1, loss_chunk_length=chunk_length, loss_logits_budget_mib=0))
 
 
 def batches(loaded, cfg: trainer.FinetuneConfig, texts=FACTS) -> data_lib.Batches:
