@@ -151,6 +151,9 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
       "sentence_split": schedule.sentence_split,  # "none", "independent" or "cumulative".
       "loss_on": "document",  # Or "completion" (after metadata prompt_chars / target_start).
       "append_eos": False,
+      # One document per row: "bucket" pads a step to its longest document (a power of two, at most
+      # max_length); "max_length" pads every step to max_length (one compiled shape).
+      "pad_to": "bucket",
   })
   sections.tuning = config_dict.ConfigDict({
       "lora_rank": 0,  # 0: full fine-tuning; >0: gm.nn.LoRA adapters of this rank.

@@ -9,7 +9,8 @@ step is 3x that (the backward pass is twice the forward), and 2x for weights tha
 once, as the output projection. Attention adds 4 x heads x head_dim FLOPs per (query, key) pair per
 layer (QK^T and AV), over the keys a query sees (half the row, causally; Gemma's sliding windows are
 not discounted, as our model computes every masked pair). Norms, softmax and the optimizer are
-left out. Padding counts: a fine-tuning row is `data.max_length` tokens whatever its document.
+left out. Padding counts: a fine-tuning row is `data.max_length` tokens whatever its document (an
+upper bound where `data.pad_to="bucket"` pads a step of short documents to less).
 
 Token counts come from the dataset the config builds (its real documents and questions) at the
 Gemma 3 tokenizer's characters per token, measured per dataset family (`Family.chars_per_token`), so no

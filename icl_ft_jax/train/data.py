@@ -9,11 +9,14 @@ sentence splits, `metadata["target_start"]`).
 The batch of step `s` is a pure function of (seed, s): example `i = s * B + j`
 comes from epoch `i // N` at slot `i % N` of that epoch's permutation, drawn
 from `seed` and the epoch. A resumed run therefore sees exactly the batches an
-uninterrupted one would. Rows are padded to `max_length`, or, with
-`rows_per_batch`, the step's documents are packed into that many rows with
-segment ids (the attention mask keeps them apart; positions restart per
-document). Nothing is truncated silently: a document that does not fit is an
-error that says which length to set.
+uninterrupted one would. With one document per row, a step's rows are padded
+to its longest document rounded up to a power of two (at most `max_length`;
+`pad_to="max_length"` keeps one shape), so short documents do not pay for the
+longest one in the dataset and jit compiles a handful of lengths. With
+`rows_per_batch`, the step's documents are packed into that many rows of
+`max_length` with segment ids (the attention mask keeps them apart; positions
+restart per document). Nothing is truncated silently: a document that does not
+fit is an error that says which length to set.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from icl_ft_jax.errors import ConfigError, UserError
 
 LOSS_ON = ("document", "completion")
 SENTENCE_SPLIT = ("none", "independent", "cumulative")
+PAD_TO = ("bucket", "max_length")
+MIN_BUCKET = 32  # The shortest padded length: fewer shapes for jit to compile.
 COMPLETION_START_KEYS = ("prompt_chars", "target_start")
 
 
@@ -41,12 +46,17 @@ class DataConfig:
   sentence_split: str = "none"  # "none", "independent" or "cumulative" (see data/splitting.py).
   loss_on: str = "document"  # "document" or "completion".
   append_eos: bool = False
+  # Unpacked rows: "bucket" pads each step to its longest document, rounded up to a power of two (at most
+  # max_length); "max_length" pads every step to max_length (one compiled shape).
+  pad_to: str = "bucket"
 
   def __post_init__(self):
     if self.sentence_split not in SENTENCE_SPLIT:
       raise ConfigError(f"data.sentence_split {self.sentence_split!r} is not one of {SENTENCE_SPLIT}.")
     if self.loss_on not in LOSS_ON:
       raise ConfigError(f"data.loss_on {self.loss_on!r} is not one of {LOSS_ON}.")
+    if self.pad_to not in PAD_TO:
+      raise ConfigError(f"data.pad_to {self.pad_to!r} is not one of {PAD_TO}.")
     if self.batch_size < 1 or self.max_length < 2 or self.rows_per_batch < 0:
       raise ConfigError("data.batch_size >= 1, data.max_length >= 2 and data.rows_per_batch >= 0 are required.")
 
@@ -156,7 +166,7 @@ class Batches:
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
     chosen = [self.examples[i] for i in example_indices(len(self.examples), self.config.batch_size, self.seed, step)]
-    rows, length = self.config.rows, self.config.max_length
+    rows, length = self.config.rows, self.row_length(chosen)
     # Padding is zeros: segment id 0 and weight 0 mask it, so its token id is never read.
     batch = {
         "inputs": np.zeros((rows, length), np.int32),
@@ -176,6 +186,14 @@ class Batches:
     if self.loss_positions:
       batch.update(_compact_loss(batch, self.loss_positions))
     return batch
+
+  def row_length(self, chosen: Sequence[Example]) -> int:
+    """The step's row length: max_length, or (one document per row, `pad_to="bucket"`) its bucket."""
+    config = self.config
+    if config.rows_per_batch or config.pad_to == "max_length":
+      return config.max_length  # Packing fills rows of max_length.
+    longest = max(len(e.ids) - 1 for e in chosen)
+    return min(config.max_length, max(MIN_BUCKET, shapes.bucket(longest, shapes.POWERS_OF_TWO, what="document")))
 
   def _layout(self, chosen: list[Example], step: int):
     """(row, offset, segment id, example): one per row, or packed first-fit."""

@@ -1,12 +1,14 @@
 """The chunked loss equals the naive full-logits loss, in value and gradient."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from icl_ft_jax.model import forward
-from icl_ft_jax.train import loss as loss_lib
+from icl_ft_jax.train import data as data_lib, loss as loss_lib
 
 from tests.train import helpers
 
@@ -91,3 +93,22 @@ def test_loss_on_compacted_positions_equals_full_rows(tiny_model, rows_per_batch
   np.testing.assert_allclose(value, ref_value, rtol=1e-5)
   for g, r in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
     np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-6)
+
+
+def test_rows_padded_to_the_step_bucket_give_the_same_loss(tiny_model):
+  """pad_to="bucket" shortens a step's rows to its longest document's bucket; the loss is unchanged."""
+  long_text = "word " * 40  # About 41 tokens: its steps need the 64 bucket.
+  texts = (*helpers.FACTS[:3], long_text)
+  bucketed_cfg = dataclasses.replace(helpers.config(batch_size=2), data=data_lib.DataConfig(batch_size=2,
+                                                                                             max_length=128))
+  fixed_cfg = dataclasses.replace(bucketed_cfg, data=dataclasses.replace(bucketed_cfg.data, pad_to="max_length"))
+  bucketed, fixed = helpers.batches(tiny_model, bucketed_cfg, texts), helpers.batches(tiny_model, fixed_cfg, texts)
+  lengths = set()
+  for step in range(4):  # Two epochs of two steps: some steps hold the long document, some do not.
+    a, b = bucketed(step), fixed(step)
+    lengths.add(a["inputs"].shape[1])
+    assert b["inputs"].shape[1] == 128
+    loss = lambda batch: loss_lib.document_loss(tiny_model.model, tiny_model.params,
+                                                jax.tree.map(jnp.asarray, batch), chunk_length=8)
+    np.testing.assert_allclose(loss(a).loss_sum, loss(b).loss_sum, rtol=1e-5)
+  assert lengths == {32, 64}
