@@ -9,8 +9,9 @@ Model FLOPs are counted analytically (MaxText's convention, `icl_ft_jax.cost`, t
 count launch cost estimates use): 6 x params x tokens for the matmuls of a full
 step (2 forward, 4 backward), 4 x for weights that get no gradient (frozen
 embedding, LoRA's base), plus causal attention. Peak memory
-comes from XLA's buffer assignment of the compiled step, with the chunked loss
-and with full `[B, L, vocab]` logits.
+comes from XLA's buffer assignment of the compiled step; `--memory` compares the
+chunked loss with full `[B, L, vocab]` logits (the loss chunks only when the
+logits exceed `--logits_budget_mib`, as training does).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import pathlib
 import platform
+import sys
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +34,11 @@ from icl_ft_jax import cost, sharding
 from icl_ft_jax.model import loading
 from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib
 from icl_ft_jax.train import trainer, tuning as tuning_lib
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # Also when loaded by path (tests/test_cost.py).
+import synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position  # benchmarks/synthetic.py.
+
+DEFAULT_LOOP = loop.LoopConfig()
 
 VARIANTS = {
     "full": tuning_lib.TuningConfig(),
@@ -51,20 +60,42 @@ def matmul_rate(dtype, size: int, repeats: int = 5) -> float:
   return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
-def finetune_config(tuning, batch: int, length: int, chunk: int) -> trainer.FinetuneConfig:
+def finetune_config(tuning, batch: int, length: int, chunk: int,
+                    logits_budget_mib: int = DEFAULT_LOOP.loss_logits_budget_mib) -> trainer.FinetuneConfig:
   return trainer.FinetuneConfig(
       data=data_lib.DataConfig(batch_size=batch, max_length=length), tuning=tuning,
       optimizer=optimizer_lib.OptimizerConfig(), checkpoint=checkpointing.CheckpointConfig(),
-      loop=loop.LoopConfig(steps=1000, loss_chunk_length=chunk))
+      loop=loop.LoopConfig(steps=1000, loss_chunk_length=chunk, loss_logits_budget_mib=logits_budget_mib))
 
 
-def synthetic_batch(batch: int, length: int) -> dict[str, np.ndarray]:
-  rng = np.random.default_rng(0)
-  return {"inputs": rng.integers(3, 200_000, (batch, length), dtype=np.int32),
-          "targets": rng.integers(3, 200_000, (batch, length), dtype=np.int32),
-          "weights": np.ones((batch, length), np.float32),
-          "positions": np.tile(np.arange(length, dtype=np.int32), (batch, 1)),
-          "segment_ids": np.ones((batch, length), np.int32)}
+@dataclasses.dataclass
+class CompiledStep:
+  """The project's jitted train step compiled for one synthetic batch, with its state on the mesh."""
+
+  step: Any
+  state: Any
+  frozen: Any
+  batch: Any
+
+  @classmethod
+  def build(cls, loaded, mesh, config: trainer.FinetuneConfig) -> CompiledStep:
+    run = trainer.prepare(loaded, config, mesh=mesh)
+    state = run.initial_state(loaded.params)
+    batch = jax.device_put(synthetic.synthetic_batch(config.data.batch_size, config.data.max_length),
+                           run.shardings.batch)
+    return cls(run.train_step.lower(state, run.frozen, batch).compile(), state, run.frozen, batch)
+
+  def run(self, steps: int) -> tuple[list[float], float]:
+    """Seconds of each of `steps` steps after one warm-up step, and the warm-up step's loss."""
+    self.state, metrics = self.step(self.state, self.frozen, self.batch)
+    first_loss = float(metrics["loss"])
+    times = []
+    for _ in range(steps):
+      start = time.perf_counter()
+      self.state, metrics = self.step(self.state, self.frozen, self.batch)
+      jax.block_until_ready((self.state, metrics))
+      times.append(time.perf_counter() - start)
+    return times, first_loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,24 +114,15 @@ def _gib(n: float) -> float:
 
 
 def measure(loaded, mesh, variant, tuning, args, peak_flops: float, chunk: int) -> Row:
-  cfg = finetune_config(tuning, args.batch, args.length, chunk)
-  run = trainer.prepare(loaded, cfg, mesh=mesh)
-  state = run.initial_state(loaded.params)
-  batch = jax.device_put(synthetic_batch(args.batch, args.length), run.shardings.batch)
-  compiled = run.train_step.lower(state, run.frozen, batch).compile()
-  memory = compiled.memory_analysis()
+  compiled = CompiledStep.build(loaded, mesh, finetune_config(tuning, args.batch, args.length, chunk,
+                                                               args.logits_budget_mib))
+  memory = compiled.step.memory_analysis()
   temp = memory.temp_size_in_bytes if memory else float("nan")
   total = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
            - memory.alias_size_in_bytes) if memory else float("nan")
   if args.steps == 0:
     return Row(variant, float("nan"), float("nan"), float("nan"), float("nan"), _gib(temp), _gib(total))
-  state, metrics = compiled(state, run.frozen, batch)  # Warm-up.
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for _ in range(args.steps):
-    state, metrics = compiled(state, run.frozen, batch)
-  jax.block_until_ready((state, metrics))
-  step_s = (time.perf_counter() - start) / args.steps
+  step_s = float(np.mean(compiled.run(args.steps)[0]))
   flops = cost.train_step_flops(cost.Shape.of(loaded.config), tuning, args.batch, args.length)
   return Row(variant, step_s, args.batch * args.length / step_s, flops / step_s / 1e9,
              flops / step_s / peak_flops, _gib(temp), _gib(total))
@@ -113,7 +135,10 @@ def main():
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--length", type=int, default=128)
   parser.add_argument("--steps", type=int, default=3)
-  parser.add_argument("--chunk", type=int, default=32, help="loss chunk length (sequence positions)")
+  parser.add_argument("--chunk", type=int, default=DEFAULT_LOOP.loss_chunk_length,
+                      help="loss chunk length (sequence positions); 0: full logits")
+  parser.add_argument("--logits_budget_mib", type=int, default=DEFAULT_LOOP.loss_logits_budget_mib,
+                      help="full logits while they fit in this many MiB (train.loss_logits_budget_mib); 0: always chunk")
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--matmul_size", type=int, default=0, help="0: 2048 on CPU, 8192 elsewhere")
   parser.add_argument("--memory", action="store_true", help="also compile with full logits and compare memory")
@@ -133,6 +158,8 @@ def main():
     if args.memory and variant == "full":
       no_timing = argparse.Namespace(**{**vars(args), "steps": 0})
       rows.append(measure(loaded, mesh, "full, full logits", VARIANTS[variant], no_timing, peak, 0))
+      chunked = argparse.Namespace(**{**vars(no_timing), "logits_budget_mib": 0})
+      rows.append(measure(loaded, mesh, "full, chunked logits", VARIANTS[variant], chunked, peak, args.chunk))
   header = ("variant", "step s", "tokens/s", "model GFLOP/s", "of matmul", "XLA temp GiB", "XLA total GiB")
   table = [(r.variant, f"{r.step_s:.3f}", f"{r.tokens_per_s:.0f}", f"{r.model_gflops:.1f}",
             f"{r.utilisation:.1%}", f"{r.temp_gib:.2f}", f"{r.total_gib:.2f}") for r in rows]
