@@ -208,6 +208,7 @@ def augment(size: str = "cpu") -> config_dict.ConfigDict:
       "global_max_new_tokens": 1024 if size == "study" else 128,  # One global reasoning trace.
       "max_targets": 0,  # Per strategy; 0 = every target.
       "global_context_tokens": 0,  # 0 = the model's window minus room for the generation.
+      "global_batch_size": 0,  # Rows per global step, each copying the context's KV cache (0 = batch_size).
       "prefill_chunk": 1024,
       "max_chars": 200,  # Longer statements are dropped.
       "min_words": 3,

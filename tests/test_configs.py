@@ -45,6 +45,8 @@ def test_study_config_prompts_the_instruction_tuned_model_in_chat():
   assert icl_job.context_config(study).prompt_format == "chat"
   assert pipeline.AugmentConfig.from_config(study.augment.to_dict()).prompt_format == "auto"
   assert (study.tuning.lora_rank, study.optimizer.learning_rate) == (0, 3e-5)
+  augment = pipeline.AugmentConfig.from_config(study.augment.to_dict())
+  assert (augment.global_batch_size, augment.sampling.batch_size) == (8, 16)  # One global row per chip of 8.
   base = config_files.load("tpu/study.py", "reversal_curse,model=gemma3-4b")
   assert base.icl.instruction == "" and icl_job.context_config(base).prompt_format == "plain"
   base.icl.prompt_format = "chat"

@@ -57,7 +57,9 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   # is about 12 GB per row on the 4B in bfloat16 (34 layers x 4 KV heads x 256 x 2 x 2 bytes per token),
   # so one row per chip.
   config.scoring.context_batch_size = per_chip(1)
-  config.augment.batch_size = per_chip(16)
+  config.augment.batch_size = per_chip(16)  # Local: short shared prompt, 16 rows are cheap.
+  # Global: each row copies the whole-dataset context's KV cache (up to the window), like ICL scoring.
+  config.augment.global_batch_size = per_chip(1)
   config.augment.samples_per_input = 4
   config.checkpoint.every_steps = 100
   return config

@@ -54,6 +54,8 @@ class AugmentConfig:
     max_targets: Targets per strategy, drawn at random with the seed (0 = all).
     global_context_tokens: Budget for the global context (0 = the model's window minus room
       for the suffix and the generation).
+    global_batch_size: Rows per step of global sampling (0 = sampling.batch_size). Each row holds
+      its own copy of the whole-dataset context's KV cache, so at study size this is one per chip.
     prefill_chunk: Chunk length of the global context's prefill.
     filters: Statement filters.
     oracle_derived: The oracle also writes derived inferences (syllogism conclusions, closure).
@@ -68,6 +70,7 @@ class AugmentConfig:
   global_max_new_tokens: int = 128
   max_targets: int = 0
   global_context_tokens: int = 0
+  global_batch_size: int = 0
   prefill_chunk: int = 1024
   filters: parsing.FilterConfig = parsing.FilterConfig()
   oracle_derived: bool = True
@@ -79,8 +82,8 @@ class AugmentConfig:
       raise ConfigError(f"augment.strategies {list(self.strategies)}: choose from {', '.join(STRATEGIES)}.")
     if self.unit not in UNITS:
       raise ConfigError(f"augment.unit must be one of {UNITS}, got {self.unit!r}.")
-    if self.num_shots < 0 or self.max_targets < 0:
-      raise ConfigError("augment.num_shots and augment.max_targets must be >= 0.")
+    if self.num_shots < 0 or self.max_targets < 0 or self.global_batch_size < 0:
+      raise ConfigError("augment.num_shots, augment.max_targets and augment.global_batch_size must be >= 0.")
     if self.prompt_format not in chat.PROMPT_FORMATS:
       raise ConfigError(f"augment.prompt_format must be one of {chat.PROMPT_FORMATS}, got {self.prompt_format!r}.")
     if self.global_max_new_tokens < 1:
@@ -242,7 +245,8 @@ def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, 
   targets = _subsample(list(dataset.documents), config)
   turn = chat.turn_for(config.prompt_format, loaded.spec)
   suffixes = [prompts.global_suffix(t, turn) for t in targets]
-  sampling_config = dataclasses.replace(config.sampling, max_new_tokens=config.global_max_new_tokens)
+  sampling_config = dataclasses.replace(config.sampling, max_new_tokens=config.global_max_new_tokens,
+                                        batch_size=config.global_batch_size or config.sampling.batch_size)
   room = max(config.sampling.prompt_buckets) + config.global_max_new_tokens + 128
   budget = config.global_context_tokens or loaded.spec.max_sequence_length - room
   spec = prompts.global_context_config(config.sampling.seed, budget, turn)
@@ -254,7 +258,7 @@ def run_global(loaded, mesh, dataset: schema.Dataset, config: AugmentConfig, *, 
   generations = sampler.sample(context.text, suffixes)
   setup = {"context_documents": len(context.document_ids), "context_fraction": round(context.fraction, 4),
            "context_tokens": context.num_tokens, "max_new_tokens": config.global_max_new_tokens,
-           "prompt_format": chat.resolve(config.prompt_format, loaded.spec)}
+           "batch_size": sampling_config.batch_size, "prompt_format": chat.resolve(config.prompt_format, loaded.spec)}
   return _finish("global", dataset, targets, generations, config, start, setup=setup, trace=True)
 
 

@@ -59,10 +59,11 @@ def test_global_sampler_can_run_past_blank_lines(tiny_model, one_device_mesh):
 def test_global_records_how_much_of_the_training_set_fits(tiny_model, one_device_mesh):
   config = pipeline.AugmentConfig(
       strategies=("global",), max_targets=2, global_max_new_tokens=4, global_context_tokens=900,
-      sampling=sampling.SamplingConfig(batch_size=2, prompt_buckets=(128,)))
+      global_batch_size=1, sampling=sampling.SamplingConfig(batch_size=2, prompt_buckets=(128,)))
   result = pipeline.run_global(tiny_model, one_device_mesh, dataset("simple_reversals"), config, progress=False)
   setup = result.summary()["setup"]
   assert 0 < setup["context_fraction"] < 1 and setup["context_tokens"] <= 900
+  assert setup["batch_size"] == 1  # Its own rows per step (each copies the context's KV cache), not local's 2.
   assert setup["max_new_tokens"] == 4 and all(len(g.token_ids) <= 4 for g in result.generations)
 
 
