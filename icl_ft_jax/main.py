@@ -128,6 +128,12 @@ class DropClosedLoopTracebacks:
         self._stream.write(held)
     return len(text)
 
+  def write_now(self, text: str) -> None:
+    """Writes `text` at once, outside any traceback being held (main's own one-line error can arrive while
+    a background thread is half-way through printing one)."""
+    self._stream.write(text)
+    self._stream.flush()
+
   def flush(self) -> None:
     self._stream.flush()
 
@@ -216,7 +222,11 @@ def environment_error(error: BaseException) -> str | None:
 
 
 def _exit(line: str, status: int) -> None:
-  print(" ".join(line.split()), file=sys.stderr)
+  line = " ".join(line.split()) + "\n"
+  if isinstance(sys.stderr, DropClosedLoopTracebacks):
+    sys.stderr.write_now(line)
+  else:
+    sys.stderr.write(line)
   sys.exit(status)
 
 

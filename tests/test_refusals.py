@@ -6,6 +6,7 @@ Each case runs the entry point as a user would; see tests/README.md for the tabl
 import fcntl
 import json
 import os
+import sys
 
 import pytest
 
@@ -124,6 +125,19 @@ def test_closed_loop_tracebacks_after_a_failed_save_are_dropped_and_others_kept(
   stderr.write("error: the disk is full\n")
   assert out.getvalue() == ("fine-tuning: 25%\rTraceback (most recent call last):\n" + frame
                             + "ValueError: a real bug\nerror: the disk is full\n")
+
+
+def test_the_one_line_error_is_not_glued_to_a_traceback_being_printed(monkeypatch):
+  """Seen on a real full disk: main's line arrived while a save thread was half-way through a traceback."""
+  import io  # pylint: disable=g-import-not-at-top
+
+  out = io.StringIO()
+  monkeypatch.setattr(sys, "stderr", main.DropClosedLoopTracebacks(out))
+  sys.stderr.write('Traceback (most recent call last):\n  File "asyncio/base_events.py", line 837\n')
+  with pytest.raises(SystemExit):
+    main._exit("error: the disk is full", 1)  # pylint: disable=protected-access
+  sys.stderr.write("    self._check_closed()\nRuntimeError: Event loop is closed\n")
+  assert out.getvalue() == "error: the disk is full\n"
 
 
 def test_refused_run_removes_the_workdir_it_made(tmp_path, monkeypatch):
