@@ -210,9 +210,11 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
   identity = run_identity.checkpoint_identity(config, steps=steps, condition=condition, mix=dict(mix.counts))
   logging.info("Fine-tuning %s on %s", condition, mix.counts)
   start = time.time()
-  result = trainer.finetune(loaded, mix.documents, finetune_config, mesh=mesh, workdir=run_dir, identity=identity)
+  # Only the params: the optimizer state (twice the params under Adam) is freed before scoring.
+  params = trainer.finetune(loaded, mix.documents, finetune_config, mesh=mesh, workdir=run_dir,
+                            identity=identity).params
   seconds = time.time() - start
-  scorer = Scorer(loaded.model, result.params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
+  scorer = Scorer(loaded.model, params, loaded.tokenizer, mesh, batch_size=config.scoring.batch_size,
                   max_sequence_length=loaded.spec.max_sequence_length)
   nll = {"pretrained": round(pretrained_nll, 4), "finetuned": round(heldout_nll.heldout_nll(scorer), 4)}
   logging.info("Held-out prose NLL (nats/token): %.3f before, %.3f after %s.", nll["pretrained"], nll["finetuned"],
