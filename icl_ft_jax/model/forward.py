@@ -50,8 +50,9 @@ def target_logprobs(model, params, hidden, gather_index, targets, mask):
     `(logprob [B, C], is_argmax [B, C])`, zero / True where `mask` is False.
   """
   picked = jnp.take_along_axis(hidden, gather_index[..., None], axis=1)  # [B, C, D]
-  logits = unembed(model, params, picked)  # [B, C, V] float32: small, C is short.
-  logprobs = jax.nn.log_softmax(logits, axis=-1)
-  target_lp = jnp.take_along_axis(logprobs, targets[..., None], axis=-1)[..., 0]
+  logits = unembed(model, params, picked)  # [B, C, V] float32: C is the scored positions only.
+  # log_softmax at the targets alone: no second [B, C, V] array (a packed row scores ~100+ positions).
+  target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+  target_lp = target_logit - jax.nn.logsumexp(logits, axis=-1)
   is_argmax = jnp.argmax(logits, axis=-1) == targets
   return jnp.where(mask, target_lp, 0.0), jnp.where(mask, is_argmax, True)
