@@ -17,11 +17,10 @@ def stream(seed: int, index: int) -> np.random.Generator:
 
 
 def dataset(name: str, config: Any, *, documents: Iterable[schema.Document], questions: Iterable[schema.Question],
-            facts: Iterable[schema.Fact], info: Mapping[str, Any] | None = None) -> schema.Dataset:
-  """The generated dataset, its info naming its family and (by default) every field of its config.
+            facts: Iterable[schema.Fact], extra_info: Mapping[str, Any] | None = None) -> schema.Dataset:
+  """The generated dataset, its info naming its family and every field of its config.
 
-  `info` replaces the config's fields, for a generator that records them in another form.
+  `extra_info` adds what the generator derived, or records a field in another form (same key).
   """
-  fields = dataclasses.asdict(config) if info is None else dict(info)
   return schema.Dataset(name=name, documents=tuple(documents), questions=tuple(questions), facts=tuple(facts),
-                        info={"family": name, **fields})
+                        info={"family": name, **dataclasses.asdict(config), **(extra_info or {})})

@@ -332,13 +332,12 @@ def generate(config: Config) -> schema.Dataset:
   docs = [docs[i] for i in document_rng.permutation(len(docs))]
   questions, question_facts = _questions(config, calculus, held_out, used)
   info = {
-      **dataclasses.asdict(config),
       "op": calculus.op,
       "primitives": "|".join(calculus.primitives),
       "held_out_pairs": "|".join(f"{p}>{c}" for p, c in held_out),
   }
   return generation.dataset(NAME, config, documents=docs, questions=questions,
-                            facts=(*_rule_facts(calculus), *example_facts, *question_facts), info=info)
+                            facts=(*_rule_facts(calculus), *example_facts, *question_facts), extra_info=info)
 
 
 def calculus_of(dataset: schema.Dataset) -> calc.Calculus:

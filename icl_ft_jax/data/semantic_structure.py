@@ -171,11 +171,10 @@ def generate(config: Config) -> schema.Dataset:
   docs = _subsample(_documents(articles), config)
   made, skipped = _questions(config, hierarchy, lexicon, entailed, trained, held_out)
   info = {
-      **dataclasses.asdict(config),
       "num_categories": len(hierarchy.categories),
       "held_out_categories": "|".join(held_out),
       "num_skipped_questions": skipped,
       "lexicon": json.dumps(dict(lexicon.nonsense), ensure_ascii=False),
   }
   return generation.dataset(NAME, config, documents=docs, questions=made, facts=_facts(hierarchy, lexicon, trained),
-                            info=info)
+                            extra_info=info)

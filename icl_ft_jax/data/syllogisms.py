@@ -202,5 +202,4 @@ def generate(config: Config) -> schema.Dataset:
     documents.append(document)
     questions += _questions(example, (*document.fact_ids, conclusion.id), config, rng, six_way_rng)
   return generation.dataset("simple_syllogisms", config, documents=documents, questions=questions, facts=facts,
-                            info={"num_examples": config.num_examples, "forms": ",".join(config.forms),
-                                  "six_way": config.six_way, "seed": config.seed})
+                            extra_info={"forms": ",".join(config.forms)})
