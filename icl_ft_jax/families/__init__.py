@@ -41,6 +41,9 @@ class Schedule:
   study_steps: int  # At the "study" preset.
   max_length: int  # Tokens per document (or sentence); a longer one is an error, never truncated.
   sentence_split: str  # The FT baseline's: "none", "independent" or "cumulative".
+  # Rematerialise the blocks in the backward pass (`train.remat_blocks`): rows this long otherwise hold
+  # every block's activations (process knowledge at 8 x 560 tokens outgrew a 23 GiB CPU host).
+  remat_blocks: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -16,14 +16,27 @@ import jax.numpy as jnp
 from icl_ft_jax.model import gemma_internals
 
 
-def _hidden(module, tokens, positions, attention_mask, cache):
+def blocks(module, inputs, cache, remat: bool = False):
+  """`(hidden, cache)` of gemma's blocks; `remat` recomputes each block's activations in the backward
+  pass (training with long rows; no cache)."""
+  if not remat:
+    return gemma_internals.apply_blocks(module, inputs, cache)
+  if cache is not None:
+    raise ValueError("Rematerialised blocks are for training and take no KV cache.")
+  return gemma_internals.apply_blocks_rematerialised(module, inputs), None
+
+
+def _hidden(module, tokens, positions, attention_mask, cache, remat):
   inputs = gemma_internals.encode_inputs(module, tokens, positions, attention_mask)
-  return gemma_internals.apply_blocks(module, inputs, cache)
+  return blocks(module, inputs, cache, remat)
 
 
-def hidden_states(model, params, tokens, *, positions=None, attention_mask=None, cache=None):
-  """Final-norm hidden states `[B, L, D]` and the updated cache (None without one)."""
-  x, new_cache = model.apply({"params": params}, tokens, positions, attention_mask, cache, method=_hidden)
+def hidden_states(model, params, tokens, *, positions=None, attention_mask=None, cache=None, remat=False):
+  """Final-norm hidden states `[B, L, D]` and the updated cache (None without one).
+
+  `remat=True` keeps one block's activations at a time for the backward pass (see `blocks`).
+  """
+  x, new_cache = model.apply({"params": params}, tokens, positions, attention_mask, cache, remat, method=_hidden)
   return x, (new_cache if cache is not None else None)
 
 

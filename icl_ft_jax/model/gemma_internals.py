@@ -1,7 +1,8 @@
 """Every private piece of the gemma library we rely on, reached only here.
 
 gemma has no public API for what we need in four places: running the blocks without the
-262k-way unembedding (`Transformer._encode_and_get_inputs`, `._apply_attention`); the same
+262k-way unembedding (`Transformer._encode_and_get_inputs`, `._apply_attention`, and for a
+rematerialised copy of its loop `Block.__call__`); the same
 under LoRA (`gm.nn._lora._replace_by_lora`); merging LoRA adapters into the weights
 (`gemma.peft._einsum_utils`); and starting gemma's decoding loop from our own prefilled
 cache (`gm.text._sampler_loop`). Each is listed in `INTERNALS` with the keyword arguments we
@@ -40,6 +41,8 @@ class Internal:
 ENCODE_INPUTS = Internal("gemma.gm.nn._transformer", "Transformer._encode_and_get_inputs",
                          ("tokens", "positions", "attention_mask"))
 APPLY_BLOCKS = Internal("gemma.gm.nn._transformer", "Transformer._apply_attention", ("inputs", "cache"))
+# Our rematerialised copy of `_apply_attention`'s loop calls each block itself.
+BLOCK_CALL = Internal("gemma.gm.nn._modules", "Block.__call__", ("x", "segment_pos", "cache", "attn_mask"))
 REPLACE_BY_LORA = Internal("gemma.gm.nn._lora", "_replace_by_lora", ("rank", "dtype", "verbose"))
 LORA_EINSUM = Internal("gemma.gm.nn._lora", "_LoRAEinsum")
 LORA_EINSUM_STR = Internal("gemma.peft._einsum_utils", "get_lora_einsum_str_and_shapes",
@@ -51,7 +54,7 @@ SAMPLING_STATE = Internal("gemma.gm.text._sampler_loop", "SamplingState",
                           ("step", "done", "last_token", "last_token_pos", "predicted_tokens", "cache", "rng",
                            "init_cache_length", "full_attention_mask"))
 
-INTERNALS = (ENCODE_INPUTS, APPLY_BLOCKS, REPLACE_BY_LORA, LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR,
+INTERNALS = (ENCODE_INPUTS, APPLY_BLOCKS, BLOCK_CALL, REPLACE_BY_LORA, LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR,
              SAMPLER_LOOP, SAMPLING_STATE)
 
 # Flax names each adapter scope after gemma's private `_LoRAEinsum` class: `_LoRAEinsum_<weight>`
@@ -100,6 +103,25 @@ def encode_inputs(transformer, tokens, positions, attention_mask):
 def apply_blocks(transformer, inputs, cache):
   """`(final-norm hidden states [B, L, D], updated cache)`: every block, no unembedding."""
   return _method(transformer, APPLY_BLOCKS)(inputs, cache)
+
+
+def _block_output(block, x, positions, attention_mask):
+  _, x = block(x, positions, None, attention_mask)
+  return x
+
+
+def apply_blocks_rematerialised(transformer, inputs):
+  """Final-norm hidden states like `apply_blocks` (no cache), keeping only each block's input for the
+  backward pass and recomputing the rest: activation memory of one block instead of all of them, for
+  about a third more compute (the forward runs twice)."""
+  from flax import linen as nn  # pylint: disable=g-import-not-at-top
+
+  resolve(BLOCK_CALL)
+  run = nn.remat(_block_output)
+  x = inputs.embeddings
+  for block in transformer.blocks:
+    x = run(block, x, inputs.positions, inputs.attention_mask)
+  return transformer.final_norm(x)
 
 
 def lora_replacer(rank: int, dtype):

@@ -31,6 +31,9 @@ class LoopConfig:
   loss_chunk_length: int = 32  # Sequence positions per loss chunk; 0: full logits (more memory).
   # Full logits (faster) while the batch's float32 [B, L, vocab] logits fit in this many MiB; 0: always chunk.
   loss_logits_budget_mib: int = 1024
+  # Recompute each block's activations in the backward pass: one block's activations in memory instead of
+  # all of them, for about a third more compute per step (long rows: process knowledge, semantic structure).
+  remat_blocks: bool = False
 
   def __post_init__(self):
     if self.epochs < 0:

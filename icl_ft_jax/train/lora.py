@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from icl_ft_jax.model import gemma_internals
+from icl_ft_jax.model import forward, gemma_internals
 
 
 def _probe_tokens() -> jax.Array:
@@ -55,19 +55,20 @@ def combine(base_params, adapters):
   return peft.merge_params(base_params, adapters)
 
 
-def _hidden_with_adapters(module, tokens, positions, attention_mask):
+def _hidden_with_adapters(module, tokens, positions, attention_mask, remat):
   from gemma import peft  # pylint: disable=g-import-not-at-top
 
   with peft.ModuleInterceptor(gemma_internals.lora_replacer(module.rank, module.dtype)):
     inputs = gemma_internals.encode_inputs(module.model, tokens, positions, attention_mask)
-    return gemma_internals.apply_blocks(module.model, inputs, None)
+    return forward.blocks(module.model, inputs, None, remat)
 
 
-def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=None, cache=None):
+def hidden_states(wrapped, params, tokens, *, positions=None, attention_mask=None, cache=None, remat=False):
   """Final-norm hidden states of the LoRA model (same contract as `model.forward.hidden_states`)."""
   if cache is not None:
     raise ValueError("The LoRA training forward takes no KV cache; merge the adapters to sample or score.")
-  x, _ = wrapped.apply({"params": params}, tokens, positions, attention_mask, method=_hidden_with_adapters)
+  x, _ = wrapped.apply({"params": params}, tokens, positions, attention_mask, remat,
+                       method=_hidden_with_adapters)
   return x, None
 
 

@@ -103,16 +103,18 @@ def packed_attention_mask(segment_ids: jax.Array) -> jax.Array:
 
 
 def document_loss(model, params, batch, *, hidden_fn=forward.hidden_states, chunk_length: int | None = 128,
-                  logits_budget_mib: float = 0):
+                  logits_budget_mib: float = 0, remat: bool = False):
   """Loss sums of a batch (`inputs`, `targets`, `weights`, `positions`, `segment_ids`).
 
   `hidden_fn(model, params, tokens, positions=, attention_mask=)` returns
   `(hidden, cache)`; the LoRA model passes its own. `chunk_length=None` uses
   full logits, and so do logits (of the positions that carry loss) within
   `logits_budget_mib` (see `chunk_length_for`; 0: chunk whatever the size).
+  `remat` recomputes each block's activations in the backward pass (`forward.blocks`).
   """
   mask = packed_attention_mask(batch["segment_ids"])
-  hidden, _ = hidden_fn(model, params, batch["inputs"], positions=batch["positions"], attention_mask=mask)
+  hidden, _ = hidden_fn(model, params, batch["inputs"], positions=batch["positions"], attention_mask=mask,
+                        remat=remat)
   table = params["embedder"]["input_embedding"]
   softcap = model.config.final_logit_softcap
   targets, weights = batch["targets"], batch["weights"]

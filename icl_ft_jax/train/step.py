@@ -22,14 +22,14 @@ BATCH_AXES = sharding_lib.BATCH_AXES  # The one batch layout, shared with scorin
 
 
 def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: optax.Schedule, *,
-                    chunk_length: int | None = 128, logits_budget_mib: float = 0):
+                    chunk_length: int | None = 128, logits_budget_mib: float = 0, remat: bool = False):
   """`step(state, frozen, batch) -> (state, metrics)`: one optimizer update on the batch mean loss."""
 
   def train_step(state: TrainState, frozen, batch):
     def loss_fn(trainable):
       sums = loss_lib.document_loss(tuning.module, tuning.combine(trainable, frozen), batch,
                                     hidden_fn=tuning.hidden_fn, chunk_length=chunk_length,
-                                    logits_budget_mib=logits_budget_mib)
+                                    logits_budget_mib=logits_budget_mib, remat=remat)
       return sums.mean, sums.weight_sum
 
     (loss, tokens), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)

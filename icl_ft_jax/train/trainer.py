@@ -155,7 +155,8 @@ def prepare(loaded, config: FinetuneConfig, *, mesh,
   shardings = step_lib.make_shardings(abstract_state, abstract(frozen), mesh, rules)
   train_step = step_lib.jit_train_step(
       step_lib.make_train_step(tuning, optimizer, schedule, chunk_length=config.loop.loss_chunk_length or None,
-                               logits_budget_mib=config.loop.loss_logits_budget_mib),
+                               logits_budget_mib=config.loop.loss_logits_budget_mib,
+                               remat=config.loop.remat_blocks),
       shardings)
   export = jax.jit(tuning.export, out_shardings=sharding_lib.param_shardings(abstract_params, mesh, rules))
   return PreparedRun(tuning=tuning, optimizer=optimizer, abstract_state=abstract_state, shardings=shardings,
