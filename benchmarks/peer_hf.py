@@ -108,7 +108,7 @@ def run_ours(workload: Workload, repeats: int, logits_budget_mib: int | None) ->
                                       defaults.loss_chunk_length, budget)
   chunk = loss.chunk_length_for((workload.batch, workload.length, loaded.config.num_embed),
                                 chunk_length=defaults.loss_chunk_length, budget_mib=budget)
-  times, first_loss = train_step.CompiledStep.build(loaded, mesh, config).run(repeats)
+  times, first_loss = train_step.CompiledStep.build(loaded, mesh, config, donate=True).run(repeats)
   _report(times, first_loss, "full logits" if chunk is None else f"{chunk}-position chunks")
 
 

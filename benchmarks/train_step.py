@@ -78,9 +78,11 @@ class CompiledStep:
   batch: Any
 
   @classmethod
-  def build(cls, loaded, mesh, config: trainer.FinetuneConfig) -> CompiledStep:
+  def build(cls, loaded, mesh, config: trainer.FinetuneConfig, *, donate: bool = False) -> CompiledStep:
+    """`donate=True` trains in `loaded.params`' buffers, as the finetune job does (one copy of the model
+    fewer; `loaded` is then spent)."""
     run = trainer.prepare(loaded, config, mesh=mesh)
-    state = run.initial_state(loaded.params)
+    state = run.initial_state(loaded.params, donate=donate)
     batch = jax.device_put(synthetic.synthetic_batch(config.data.batch_size, config.data.max_length),
                            run.shardings.batch)
     return cls(run.train_step.lower(state, run.frozen, batch).compile(), state, run.frozen, batch)

@@ -78,7 +78,8 @@ def run(config, workdir: pathlib.Path) -> None:
   documents = data_lib.training_documents(dataset, finetune_config.data)
   evaluate, latest = make_evaluator(loaded, mesh, dataset, config, dataset_name, workdir)
   trainer.finetune(loaded, documents, finetune_config, mesh=mesh, workdir=workdir,
-                   identity=run_identity.checkpoint_identity(config, steps=config.train.steps), evaluate=evaluate)
+                   identity=run_identity.checkpoint_identity(config, steps=config.train.steps), evaluate=evaluate,
+                   donate_params=True)  # The base model is not used again: train in its buffers.
   everything = common.save_condition(workdir, latest["records"], dataset_name, ident)
   if distributed.is_primary():
     print(records.format_table(everything))

@@ -78,7 +78,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
              workdir: str | pathlib.Path, identity: Mapping[str, Any],
              rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules(),
              evaluate: Callable[[Any], Mapping[str, float]] | None = None,
-             progress: bool = True) -> FinetuneResult:
+             progress: bool = True, donate_params: bool = False) -> FinetuneResult:
   """Trains `loaded` on `documents` for `config.loop.steps` steps under `workdir`.
 
   Args:
@@ -87,6 +87,8 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
       another identity is refused.
     evaluate: Called with plain-model params every `eval_every_steps` and at the
       end; returns named scalars to log.
+    donate_params: Train in `loaded.params`' own buffers (see `PreparedRun.initial_state`): for a
+      caller that never uses the base model again.
   """
   workdir = pathlib.Path(workdir)
   config = with_epochs(config, len(documents))
@@ -103,7 +105,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
     state = checkpointer.restore(latest, checkpointing.abstract_with_shardings(run.abstract_state,
                                                                                run.shardings.state))
   else:
-    state = run.initial_state(loaded.params)
+    state = run.initial_state(loaded.params, donate=donate_params)
   logging.info("Fine-tuning %s: %d trainable params (%s), %d training examples, %d steps of %d documents.",
                loaded.spec.name, tuning_lib.count_params(state.params), config.tuning.kind, len(examples),
                config.loop.steps, config.data.batch_size)
@@ -132,15 +134,21 @@ class PreparedRun:
   train_step: Callable  # Jitted `(state, frozen, batch) -> (state, metrics)`; donates `state`.
   export: Callable  # Jitted `(trainable, frozen) -> plain-model params`.
 
-  def initial_state(self, params) -> TrainState:
-    """Step 0: a copy of the trainable params (the step donates its state) and fresh moments."""
+  def initial_state(self, params, *, donate: bool = False) -> TrainState:
+    """Step 0: the trainable params and fresh moments.
+
+    The step donates its state, so by default the state holds a copy of the trainable params and
+    `params` stay usable. `donate=True` hands their buffers to the state instead: one copy of the
+    model fewer in memory (1.1 GB for the 270M in float32), and `params`' trainable arrays are deleted.
+    """
     trainable = self.tuning.initial_trainable(params)
 
     def init(trainable):
-      trainable = jax.tree.map(jnp.copy, trainable)
+      if not donate:
+        trainable = jax.tree.map(jnp.copy, trainable)
       return TrainState(step=jnp.zeros((), jnp.int32), params=trainable, opt_state=self.optimizer.init(trainable))
 
-    return jax.jit(init, out_shardings=self.shardings.state)(trainable)
+    return jax.jit(init, out_shardings=self.shardings.state, donate_argnums=(0,) if donate else ())(trainable)
 
 
 def prepare(loaded, config: FinetuneConfig, *, mesh,
