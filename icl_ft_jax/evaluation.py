@@ -7,12 +7,12 @@ scorer never sees a dataset, and datasets never see the model.
 from __future__ import annotations
 
 import json
-import pathlib
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from icl_ft_jax import storage
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.report import intervals, subtypes
@@ -104,7 +104,7 @@ def evaluate(scorer: Scorer, dataset: schema.Dataset, *, condition: str, splits:
 
 
 def write_predictions(path, questions: Sequence[schema.Question], scores: Sequence[QuestionScore]) -> None:
-  path = pathlib.Path(path)
+  path = storage.path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   with path.open("w") as f:
     for question, score in zip(questions, scores, strict=True):

@@ -21,19 +21,20 @@ import datetime
 import errno
 import importlib
 import logging
-import pathlib
 import sys
 
 import jax
 from absl import app, flags
+from etils import epath
 from ml_collections import config_dict, config_flags
 
-from icl_ft_jax import distributed, overrides
+from icl_ft_jax import distributed, overrides, storage
 from icl_ft_jax.errors import ConfigError, Interrupted, UserError
 from icl_ft_jax.jobs import workdir as workdir_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:arg]).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything (default: a new ./runs/<job>-<time>).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything: a folder or gs://bucket/dir"
+                                " (default: a new ./runs/<job>-<time>).")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Initialise multi-host JAX (also ICL_FT_JAX_DISTRIBUTED=1).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto on TPU pods).")
@@ -75,10 +76,10 @@ def validate(config: config_dict.ConfigDict) -> None:
     )
 
 
-def _log_to_file(workdir: pathlib.Path) -> logging.Handler | None:
+def _log_to_file(workdir: epath.Path) -> logging.Handler | None:
   if not distributed.is_primary():
     return None
-  handler = logging.FileHandler(workdir / "log.txt")
+  handler = storage.log_handler(workdir / "log.txt")
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(module)s: %(message)s"))
   handler.addFilter(_DropLibraryChatter())
   logging.getLogger().addHandler(handler)
@@ -141,7 +142,7 @@ class DropClosedLoopTracebacks:
     return getattr(self._stream, name)
 
 
-def _record_config(workdir: pathlib.Path, config: config_dict.ConfigDict) -> None:
+def _record_config(workdir: epath.Path, config: config_dict.ConfigDict) -> None:
   """Writes `config.json`; a rerun with a different config keeps the first and adds a dated copy."""
   text = config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
   path = workdir / "config.json"
@@ -159,7 +160,7 @@ def check(config: config_dict.ConfigDict):
   return job
 
 
-def run(config: config_dict.ConfigDict, workdir: str | None) -> pathlib.Path:
+def run(config: config_dict.ConfigDict, workdir: str | os.PathLike | None) -> epath.Path:
   """Checks `config` (all of it, before anything is written), then runs its job; returns the workdir."""
   job = check(config)
   with workdir_lib.claimed(workdir, config.job) as path:

@@ -10,6 +10,8 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from etils import epath
+
 from icl_ft_jax import families
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import UserError
@@ -24,7 +26,7 @@ def plain_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def export_datasets(dataset_specs: Mapping[str, Mapping[str, Any]], workdir: str | pathlib.Path) -> list[schema.Dataset]:
   """Generates each `name -> {family, **fields}` and saves it under `workdir/<name>/`."""
-  workdir = pathlib.Path(workdir)
+  workdir = epath.Path(workdir)
   datasets = []
   for name, spec in dataset_specs.items():
     try:

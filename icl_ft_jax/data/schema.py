@@ -10,9 +10,11 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import pathlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
+
+from etils import epath
 
 # Metadata values stay JSON-native so that a record read back equals the record written.
 MetadataValue = str | int | float | bool | None
@@ -153,17 +155,18 @@ def record_from_json(line: str, record_type: type[_Record]) -> _Record:
   return record_type(**kwargs)
 
 
-def write_jsonl(path: str | pathlib.Path, records: Iterable[Document | Question | Fact]) -> None:
-  path = pathlib.Path(path)
+def write_jsonl(path: str | os.PathLike, records: Iterable[Document | Question | Fact]) -> None:
+  """Writes one record per line at `path` (a file or gs:// path; etils.epath)."""
+  path = epath.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   with path.open("w", encoding="utf-8") as f:
     for record in records:
       f.write(record_to_json(record) + "\n")
 
 
-def read_jsonl(path: str | pathlib.Path, record_type: type[_Record]) -> list[_Record]:
+def read_jsonl(path: str | os.PathLike, record_type: type[_Record]) -> list[_Record]:
   """Reads records, naming the file and line of any malformed entry."""
-  path = pathlib.Path(path)
+  path = epath.Path(path)
   if not path.is_file():
     raise FileNotFoundError(f"{path}: no such file. Write the dataset first (configs/datasets.py).")
   records = []
@@ -178,9 +181,9 @@ def read_jsonl(path: str | pathlib.Path, record_type: type[_Record]) -> list[_Re
   return records
 
 
-def save_dataset(dataset: Dataset, directory: str | pathlib.Path) -> pathlib.Path:
+def save_dataset(dataset: Dataset, directory: str | os.PathLike) -> epath.Path:
   """Writes `documents.jsonl`, `questions.jsonl`, `facts.jsonl` and `info.json`."""
-  directory = pathlib.Path(directory)
+  directory = epath.Path(directory)
   directory.mkdir(parents=True, exist_ok=True)
   for stem in _DATASET_FILES:
     write_jsonl(directory / f"{stem}.jsonl", getattr(dataset, stem))
@@ -189,8 +192,8 @@ def save_dataset(dataset: Dataset, directory: str | pathlib.Path) -> pathlib.Pat
   return directory
 
 
-def load_dataset(directory: str | pathlib.Path) -> Dataset:
-  directory = pathlib.Path(directory)
+def load_dataset(directory: str | os.PathLike) -> Dataset:
+  directory = epath.Path(directory)
   info_path = directory / "info.json"
   if not info_path.is_file():
     raise FileNotFoundError(f"{directory} is not a saved dataset (no info.json).")

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+from etils import epath
 
 from icl_ft_jax import families
 from icl_ft_jax.data import schema
@@ -110,11 +111,11 @@ def builder(name: str, spec: Mapping[str, Any], data_dir: str | pathlib.Path) ->
   return IclFtDataset(config=config, data_dir=str(data_dir), file_format=FILE_FORMAT)
 
 
-def build(name: str, spec: Mapping[str, Any], data_dir: str | pathlib.Path) -> pathlib.Path:
+def build(name: str, spec: Mapping[str, Any], data_dir: str | pathlib.Path) -> epath.Path:
   """Generates the dataset and writes it under `data_dir`; returns the builder directory."""
   dataset_builder = builder(name, spec, data_dir)
   dataset_builder.download_and_prepare()
-  return pathlib.Path(str(dataset_builder.data_path))
+  return epath.Path(str(dataset_builder.data_path))
 
 
 def data_source(builder_dir: str | pathlib.Path, split: str):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import pathlib
 
-from icl_ft_jax import augment, distributed, sharding
+from etils import epath
+
+from icl_ft_jax import augment, distributed, sharding, storage
 from icl_ft_jax.data import schema
 from icl_ft_jax.jobs import common
 from icl_ft_jax.model import loading
@@ -28,18 +29,18 @@ def format_table(results: dict[str, augment.AugmentationResult]) -> str:
                                           "tgt rev", "coverage", "per split"], disable_numparse=True)
 
 
-def write_results(workdir: pathlib.Path, dataset_name: str, results: dict[str, augment.AugmentationResult],
-                  config) -> pathlib.Path:
+def write_results(workdir: epath.Path, dataset_name: str, results: dict[str, augment.AugmentationResult],
+                  config) -> epath.Path:
   for name, result in results.items():
     schema.write_jsonl(workdir / "augmented" / f"{name}.jsonl", result.documents)
     if result.generations:
-      with (workdir / "augmented" / f"{name}_samples.jsonl").open("w", encoding="utf-8") as f:
-        for g in result.generations:
-          f.write(json.dumps({"input": g.input_index, "sample": g.sample, "text": g.text}, ensure_ascii=False) + "\n")
+      storage.write_text(workdir / "augmented" / f"{name}_samples.jsonl", "".join(
+          json.dumps({"input": g.input_index, "sample": g.sample, "text": g.text}, ensure_ascii=False) + "\n"
+          for g in result.generations))
   path = workdir / "augmentation_quality.json"
   payload = {"dataset": dataset_name, "augment": config.augment.to_dict(),
              "strategies": {name: r.summary() for name, r in results.items()}}
-  path.write_text(json.dumps(payload, indent=2, default=list) + "\n", encoding="utf-8")
+  storage.write_text(path, json.dumps(payload, indent=2, default=list) + "\n")
   return path
 
 
@@ -49,7 +50,7 @@ def check(config) -> augment.AugmentConfig:
   return augment.AugmentConfig.from_config(config.augment.to_dict())
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   augment_config = check(config)
   dataset = common.build_dataset(config.dataset)
   needs_model = any(s != "oracle" for s in augment_config.strategies)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from etils import epath
 
 from icl_ft_jax import distributed, families, sharding
 from icl_ft_jax.data import schema
@@ -52,14 +53,14 @@ def under_dataset_name(results: Sequence[records.ResultRecord], dataset_name: st
   return [dataclasses.replace(r, dataset=dataset_name) for r in results]
 
 
-def save_results(workdir: pathlib.Path, results: Sequence[records.ResultRecord]) -> list[records.ResultRecord]:
+def save_results(workdir: epath.Path, results: Sequence[records.ResultRecord]) -> list[records.ResultRecord]:
   """Merges `results` into `workdir/results.json` (process 0 only); returns all records."""
   if not distributed.is_primary():
     return list(results)
   return records.write_results(workdir / "results.json", results)
 
 
-def save_condition(workdir: pathlib.Path, results: Sequence[records.ResultRecord], dataset_name: str,
+def save_condition(workdir: epath.Path, results: Sequence[records.ResultRecord], dataset_name: str,
                    ident: Mapping[str, Any]) -> list[records.ResultRecord]:
   """Saves one finished condition: its records under `dataset_name`, stamped with its identity."""
   run_identity.record(workdir, [ident])

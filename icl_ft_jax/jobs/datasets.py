@@ -5,7 +5,7 @@ With `config.tfds = True` it also builds each one as a TFDS dataset (array_recor
 
 from __future__ import annotations
 
-import pathlib
+from etils import epath
 
 from icl_ft_jax.data import export, schema
 from icl_ft_jax.errors import ConfigError
@@ -18,7 +18,7 @@ def check(config) -> None:
     common.build_dataset(export.plain_spec(spec))
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   try:
     datasets = export.export_datasets(config.datasets, workdir)
   except (ValueError, TypeError, FileNotFoundError) as e:

@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import pathlib
 import time
 
 import jax
+from etils import epath
 
-from icl_ft_jax import augment, distributed, evaluation, heldout_nll, sharding
+from icl_ft_jax import augment, distributed, evaluation, heldout_nll, sharding, storage
 from icl_ft_jax.augment import documents as augmented_documents
 from icl_ft_jax.data import schema, splitting
 from icl_ft_jax.errors import ConfigError
@@ -130,7 +130,7 @@ def seeded(config, seed: int):
 
 
 def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tuple[str, ...],
-                  folder: pathlib.Path) -> dict[str, tuple[schema.Document, ...]]:
+                  folder: epath.Path) -> dict[str, tuple[schema.Document, ...]]:
   """Each strategy's documents: read back if this run wrote them with the same key, else generated now.
 
   The key (`<strategy>.key`, beside the documents) hashes the augmentation config, model, dataset
@@ -156,12 +156,12 @@ def augmentations(loaded, mesh, dataset: schema.Dataset, config, strategies: tup
       tmp = folder / f"{strategy}.jsonl.{jax.process_index()}.tmp"
       schema.write_jsonl(tmp, result.documents)
       tmp.replace(folder / f"{strategy}.jsonl")
-      (folder / f"{strategy}.key").write_text(keys[strategy] + "\n")
+      storage.write_text(folder / f"{strategy}.key", keys[strategy] + "\n")
     if distributed.is_primary():
       quality_path = folder / "augmentation_quality.json"
       quality = json.loads(quality_path.read_text()) if quality_path.is_file() else {}
       quality.update({strategy: result.summary() for strategy, result in results.items()})
-      quality_path.write_text(json.dumps(quality, indent=2, default=list) + "\n")
+      storage.write_text(quality_path, json.dumps(quality, indent=2, default=list) + "\n")
     found.update({strategy: result.documents for strategy, result in results.items()})
   return found
 
@@ -197,7 +197,7 @@ def training_mix(dataset: schema.Dataset, data: train_data.DataConfig, condition
                                            {s: split(augmented[s]) for s in FT_CONDITIONS[condition]})
 
 
-def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: pathlib.Path,
+def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented, workdir: epath.Path,
                        dataset_name: str, pretrained_nll: float) -> list[records.ResultRecord]:
   finetune_config = condition_finetune_config(config, dataset, condition)
   config = condition_config(config, condition)
@@ -227,7 +227,7 @@ def finetune_condition(loaded, mesh, dataset, config, condition: str, augmented,
                 "train_seconds": round(seconds, 1), "heldout_nll": nll})
 
 
-def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, int]]) -> None:
+def run_seed(loaded, mesh, config, workdir: epath.Path, done: set[tuple[str, int]]) -> None:
   name = config.dataset_name
   conditions = conditions_of(config)
   todo = [c for c, is_done in zip(conditions, distributed.primary_flags([(c, config.seed) in done for c in conditions]))
@@ -252,7 +252,7 @@ def run_seed(loaded, mesh, config, workdir: pathlib.Path, done: set[tuple[str, i
     common.save_condition(workdir, results, name, condition_identity(config, condition))
 
 
-def report(workdir: pathlib.Path, dataset_name: str) -> None:
+def report(workdir: epath.Path, dataset_name: str) -> None:
   everything = records.read_results(workdir / "results.json")
   summaries = aggregate.summarize(everything)
   by_subtype = aggregate.summarize_subtypes(everything)
@@ -311,12 +311,12 @@ def format_heldout_nll(everything: list[records.ResultRecord], dataset_name: str
   return "held-out prose NLL, nats/token (pretrained -> fine-tuned)\n" + "\n".join(lines) if lines else ""
 
 
-def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
+def check_workdir(config, workdir: epath.Path) -> set[tuple[str, int]]:
   """The (condition, seed) pairs done by this run; results of another run are refused."""
   return run_identity.done_conditions(workdir, expected_identities(config))
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   check(config)
   done = check_workdir(config, workdir)  # Before the model loads.
   mesh = sharding.make_mesh(config.mesh.to_dict())
@@ -324,5 +324,4 @@ def run(config, workdir: pathlib.Path) -> None:
   for seed in config.seeds:
     run_seed(loaded, mesh, seeded(config, seed), workdir, done)
   if distributed.is_primary():
-    (workdir / "plots").mkdir(exist_ok=True)
     report(workdir, config.dataset_name)

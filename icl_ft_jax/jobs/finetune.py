@@ -8,9 +8,9 @@ Rerunning the same command resumes from the last checkpoint.
 from __future__ import annotations
 
 import logging
-import pathlib
 
 import jax
+from etils import epath
 
 from icl_ft_jax import distributed, evaluation, sharding
 from icl_ft_jax.jobs import common, run_identity, workdir as workdir_lib
@@ -24,7 +24,7 @@ from icl_ft_jax.train import trainer
 CONDITION = "ft"
 
 
-def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: pathlib.Path):
+def make_evaluator(loaded, mesh, dataset, config, dataset_name: str, workdir: epath.Path):
   """`evaluate(params) -> {split: accuracy}`; keeps the last call's records for results.json.
 
   Each call also writes per-question predictions (the last call's, the final model's, remain).
@@ -58,7 +58,7 @@ def check(config) -> None:
   common.check_scoring(config, common.build_dataset(config.dataset))
 
 
-def check_workdir(config, workdir: pathlib.Path) -> dict:
+def check_workdir(config, workdir: epath.Path) -> dict:
   """Refuses a workdir that trained or evaluated another run; returns this run's results identity."""
   checkpointing.check_run_identity(workdir, run_identity.checkpoint_identity(config, steps=config.train.steps))
   ident = run_identity.condition_identity(config, CONDITION, fine_tuned=True)
@@ -66,7 +66,7 @@ def check_workdir(config, workdir: pathlib.Path) -> dict:
   return ident
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   finetune_config = check_training(config)  # Before anything is written to the workdir.
   dataset = common.build_dataset(config.dataset)
   common.check_scoring(config, dataset)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import pathlib
 
 import jax
+from etils import epath
 
 from icl_ft_jax import chat, config_sections, distributed, evaluation, icl, sharding
 from icl_ft_jax.errors import ConfigError, UserError
@@ -108,12 +108,12 @@ def _identities(config) -> dict[str, dict]:
   return {c: run_identity.condition_identity(config, c) for c in config.conditions}
 
 
-def check_workdir(config, workdir: pathlib.Path) -> set[tuple[str, int]]:
+def check_workdir(config, workdir: epath.Path) -> set[tuple[str, int]]:
   """The conditions done by this run; results of another run are refused."""
   return run_identity.done_conditions(workdir, {(c, config.seed): i for c, i in _identities(config).items()})
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   check(config)
   dataset = common.build_dataset(config.dataset)
   name = config.dataset_name

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import pathlib
 from collections.abc import Sequence
 
-from icl_ft_jax import distributed
+from etils import epath
+
+from icl_ft_jax import distributed, storage
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.report import aggregate, plots, records
 
 NORMALIZATIONS = ("sum", "per_token", "per_char")
 
 
-def workdirs_of(config) -> tuple[pathlib.Path, ...]:
-  """`config.workdirs`, also when given on the command line as "runs/a,runs/b"."""
-  return tuple(pathlib.Path(w.strip()) for item in config.workdirs for w in item.split(",") if w.strip())
+def workdirs_of(config) -> tuple[epath.Path, ...]:
+  """`config.workdirs` (folders or gs:// paths), also when given on the command line as "runs/a,runs/b"."""
+  return tuple(storage.path(w.strip()) for item in config.workdirs for w in item.split(",") if w.strip())
 
 
 def check(config) -> None:
@@ -36,7 +37,7 @@ def check(config) -> None:
     raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {config.normalization!r}.")
 
 
-def read_all(workdirs: Sequence[pathlib.Path]) -> list[records.ResultRecord]:
+def read_all(workdirs: Sequence[epath.Path]) -> list[records.ResultRecord]:
   """Every workdir's records; a dataset found in several workdirs is named `<dataset> (<workdir>)` in each."""
   found = {w: records.read_results(w / "results.json") for w in workdirs}
   homes = collections.defaultdict(set)
@@ -47,20 +48,19 @@ def read_all(workdirs: Sequence[pathlib.Path]) -> list[records.ResultRecord]:
           for workdir, rs in found.items() for r in rs]
 
 
-def markdown(everything: Sequence[records.ResultRecord], workdirs: Sequence[pathlib.Path], normalization: str) -> str:
+def markdown(everything: Sequence[records.ResultRecord], workdirs: Sequence[epath.Path], normalization: str) -> str:
   sources = "\n".join(f"- `{w}`" for w in workdirs)
   return (f"# Results\n\nFrom the experiment workdirs:\n{sources}\n\n"
           + records.format_table(everything, normalization, tablefmt="github") + "\n")
 
 
-def run(config, workdir: pathlib.Path) -> None:
+def run(config, workdir: epath.Path) -> None:
   check(config)
   if not distributed.is_primary():
     return
   workdirs = workdirs_of(config)
   everything = read_all(workdirs)
   text = markdown(everything, workdirs, config.normalization)
-  (workdir / "report.md").write_text(text)
-  (workdir / "plots").mkdir(exist_ok=True)
+  storage.write_text(workdir / "report.md", text)
   plot = plots.plot_datasets(aggregate.summarize(everything), workdir / "plots" / "report.png", config.normalization)
   print(text + f"\nTable: {workdir / 'report.md'}\nPlot: {plot}")

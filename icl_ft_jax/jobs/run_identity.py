@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from icl_ft_jax import distributed
+from etils import epath
+
+from icl_ft_jax import distributed, storage
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.report import records
 
@@ -88,7 +89,7 @@ def stamped(results: Iterable[records.ResultRecord], ident: Mapping[str, Any]) -
   return [dataclasses.replace(r, metadata={**r.metadata, **extra}) for r in results]
 
 
-def _known(workdir: pathlib.Path) -> dict[str, dict]:
+def _known(workdir: epath.Path) -> dict[str, dict]:
   path = workdir / IDENTITIES_FILE
   if not path.is_file():
     return {}
@@ -98,16 +99,13 @@ def _known(workdir: pathlib.Path) -> dict[str, dict]:
     raise UserError(f"{path} is not valid JSON (damaged); use a new --workdir.") from None
 
 
-def record(workdir: pathlib.Path, idents: Sequence[Mapping[str, Any]]) -> None:
+def record(workdir: epath.Path, idents: Sequence[Mapping[str, Any]]) -> None:
   """Adds `idents` to the workdir's identity file (process 0 writes; atomic)."""
   if not distributed.is_primary():
     return
   known = _known(workdir)
   known.update({digest(i): dict(i) for i in idents})
-  path = workdir / IDENTITIES_FILE
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
-  tmp.replace(path)
+  storage.write_text(workdir / IDENTITIES_FILE, json.dumps(known, indent=2, sort_keys=True) + "\n")
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -123,7 +121,7 @@ def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any], keys: It
   return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def done_conditions(workdir: pathlib.Path,
+def done_conditions(workdir: epath.Path,
                     expected: Mapping[tuple[str, int], Mapping[str, Any]]) -> set[tuple[str, int]]:
   """Which (condition, seed) of `expected` are done in `workdir`; refuses results of another run.
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
-import pathlib
+import os
 from collections.abc import Sequence
 
+from icl_ft_jax import storage
 from icl_ft_jax.report import intervals, subtypes
 from icl_ft_jax.report.records import ResultRecord
 
@@ -144,13 +146,14 @@ def csv_fields() -> list[str]:
   return [*names[:names.index("split") + 1], "subtype", *names[names.index("split") + 1:]]
 
 
-def write_csv(path: str | pathlib.Path, summaries: Sequence[Summary]) -> None:
+def write_csv(path: str | os.PathLike, summaries: Sequence[Summary]) -> None:
   """Splits first, then their subtypes (pass `summarize(...) + summarize_subtypes(...)`)."""
-  with pathlib.Path(path).open("w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=csv_fields())
-    writer.writeheader()
-    for s in summaries:
-      writer.writerow({k: round(v, 6) if isinstance(v, float) else v for k, v in dataclasses.asdict(s).items()})
+  text = io.StringIO(newline="")
+  writer = csv.DictWriter(text, fieldnames=csv_fields())
+  writer.writeheader()
+  for s in summaries:
+    writer.writerow({k: round(v, 6) if isinstance(v, float) else v for k, v in dataclasses.asdict(s).items()})
+  storage.write_text(path, text.getvalue())
 
 
 def format_subtypes(split_summaries: Sequence[Summary], subtype_summaries: Sequence[Summary],

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import pathlib
+import os
 from collections.abc import Sequence
 
+from etils import epath
+
+from icl_ft_jax import storage
 from icl_ft_jax.report.aggregate import Summary
 from icl_ft_jax.report.records import condition_rank
 
@@ -78,15 +81,14 @@ def _legend_note(chosen: Sequence[Summary]) -> str:
   return note
 
 
-def _save(fig, path: str | pathlib.Path) -> pathlib.Path:
-  path = pathlib.Path(path)
-  fig.savefig(path, dpi=120)
+def _save(fig, path: str | os.PathLike) -> epath.Path:
+  path = storage.write_figure(fig, path, dpi=120)
   _pyplot().close(fig)
   return path
 
 
-def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib.Path,
-                 normalization: str = "sum") -> pathlib.Path:
+def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | os.PathLike,
+                 normalization: str = "sum") -> epath.Path:
   """Saves a PNG of accuracy per split and condition, with interval bars and chance lines."""
   plt = _pyplot()
   chosen = _chosen(summaries, dataset, normalization)
@@ -102,8 +104,8 @@ def plot_dataset(summaries: Sequence[Summary], dataset: str, path: str | pathlib
   return _save(fig, path)
 
 
-def plot_subtypes(by_subtype: Sequence[Summary], dataset: str, path: str | pathlib.Path,
-                  normalization: str = "sum") -> pathlib.Path | None:
+def plot_subtypes(by_subtype: Sequence[Summary], dataset: str, path: str | os.PathLike,
+                  normalization: str = "sum") -> epath.Path | None:
   """Saves a PNG with a group per inference subtype (the coarsest level: "syllogism/3-step"), if any."""
   coarse = [dataclasses.replace(s, split=s.subtype) for s in by_subtype
             if s.dataset == dataset and s.normalization == normalization and s.subtype.count("/") == 1]
@@ -152,6 +154,6 @@ def datasets_figure(summaries: Sequence[Summary], normalization: str = "sum"):
   return fig
 
 
-def plot_datasets(summaries: Sequence[Summary], path: str | pathlib.Path, normalization: str = "sum") -> pathlib.Path:
+def plot_datasets(summaries: Sequence[Summary], path: str | os.PathLike, normalization: str = "sum") -> epath.Path:
   """Saves `datasets_figure` as a PNG."""
   return _save(datasets_figure(summaries, normalization), path)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from icl_ft_jax import storage
 
 
 # Conditions in the order the study compares them (others follow, alphabetically).
@@ -55,8 +57,8 @@ class ResultRecord:
     return (self.dataset, self.split, self.condition, self.normalization, self.seed)
 
 
-def read_results(path: str | pathlib.Path) -> list[ResultRecord]:
-  path = pathlib.Path(path)
+def read_results(path: str | os.PathLike) -> list[ResultRecord]:
+  path = storage.path(path)
   if not path.is_file():
     return []
   return [ResultRecord(**_renamed_fields(raw)) for raw in json.loads(path.read_text())]
@@ -71,15 +73,13 @@ def _renamed_fields(raw: dict[str, Any]) -> dict[str, Any]:
   return {_RENAMED_FIELDS.get(key, key): value for key, value in raw.items()}
 
 
-def write_results(path: str | pathlib.Path, records: Iterable[ResultRecord]) -> list[ResultRecord]:
+def write_results(path: str | os.PathLike, records: Iterable[ResultRecord]) -> list[ResultRecord]:
   """Merges `records` into the file at `path` (same key: the new one wins); returns all."""
-  path = pathlib.Path(path)
+  path = storage.path(path)
   merged = {r.key: r for r in read_results(path)}
   merged.update({r.key: r for r in records})
   ordered = sorted(merged.values(), key=lambda r: r.key)
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps([dataclasses.asdict(r) for r in ordered], indent=2) + "\n")
-  tmp.replace(path)
+  storage.write_text(path, json.dumps([dataclasses.asdict(r) for r in ordered], indent=2) + "\n")
   return ordered
 
 

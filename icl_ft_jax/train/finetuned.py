@@ -6,7 +6,7 @@ job's workdir is one; an experiment keeps one per FT condition under
 `ft/<dataset>/seed<N>/<condition>/`. The base model is loaded as the run loaded
 it, and the checkpoint is opened read-only, so a run still training is left alone.
 
-    run = finetuned.load(pathlib.Path("runs/ft"))
+    run = finetuned.load("runs/ft")  # or "gs://bucket/runs/ft"
     logits = run.loaded.model.apply({"params": run.params}, tokens).logits
 """
 
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
+import os
 from typing import Any
 
 import jax
+from etils import epath
 
-from icl_ft_jax import sharding
+from icl_ft_jax import sharding, storage
 from icl_ft_jax.errors import UserError
 from icl_ft_jax.model import loading
 from icl_ft_jax.train import checkpointing, trainer
@@ -35,13 +36,14 @@ class Finetuned:
   adapters: Any | None  # gm.nn.LoRA adapters (`.../_LoRAEinsum_*/lora/{a,b}`); None for full fine-tuning.
 
 
-def run_folders(folder: pathlib.Path) -> list[pathlib.Path]:
+def run_folders(folder: str | os.PathLike) -> list[epath.Path]:
   """Every fine-tuning run folder at or under `folder`."""
-  return sorted(p.parent for p in folder.rglob(checkpointing.IDENTITY_FILE))
+  return sorted(p.parent for p in storage.path(folder).rglob(checkpointing.IDENTITY_FILE))
 
 
-def read_identity(folder: pathlib.Path) -> dict:
+def read_identity(folder: str | os.PathLike) -> dict:
   """The run's recorded identity; a folder that is not a run names the runs found under it."""
+  folder = storage.path(folder)
   path = folder / checkpointing.IDENTITY_FILE
   if not path.is_file():
     found = run_folders(folder) if folder.is_dir() else []
@@ -58,8 +60,9 @@ def finetune_config(identity: dict) -> trainer.FinetuneConfig:
       "optimizer": identity["optimizer"], "train": {"steps": max(1, int(identity.get("steps") or 1))}})
 
 
-def load(folder: pathlib.Path, *, step: int | None = None) -> Finetuned:
-  """The run's checkpoint of `step` (default the latest), on one device, then on the host."""
+def load(folder: str | os.PathLike, *, step: int | None = None) -> Finetuned:
+  """The run's checkpoint of `step` (default the latest), on one device, then on the host (a folder or gs://)."""
+  folder = storage.path(folder)
   identity = read_identity(folder)
   config = finetune_config(identity)
   loaded = loading.load_model(identity["model"], seed=config.seed)

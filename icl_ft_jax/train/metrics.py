@@ -11,13 +11,14 @@ is clu's `SummaryWriter`; `MultiWriter` sends every call to both.
 from __future__ import annotations
 
 import json
-import pathlib
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from clu import metric_writers
+from etils import epath
 
-from icl_ft_jax import distributed
+from icl_ft_jax import distributed, storage
 
 LOG_NAME = "train_log.jsonl"
 
@@ -27,26 +28,25 @@ class JsonlWriter(metric_writers.MetricWriter):
 
   One line per step and kind (training or `eval/` scalars): a run resumed from
   `resume_step` first drops the lines a killed run logged past it, and a line
-  logged again (the final evaluation of a finished run, rerun) replaces the old one.
+  logged again (the final evaluation of a finished run, rerun) replaces the old one. On disk a new
+  line is appended; in a bucket (no append) the file is rewritten whole, one small write per log step.
   """
 
-  def __init__(self, path: str | pathlib.Path, *, resume_step: int = 0):
-    self.path = pathlib.Path(path)
+  def __init__(self, path: str | os.PathLike, *, resume_step: int = 0):
+    self.path = storage.path(path)
     old = _read_rows(self.path)
     self._rows = {_key(row): row for row in old if row["step"] <= resume_step}
     if len(self._rows) != len(old):
       self._rewrite()
 
   def _rewrite(self) -> None:
-    tmp = self.path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in self._rows.values()), encoding="utf-8")
-    tmp.replace(self.path)
+    storage.write_text(self.path, "".join(json.dumps(row) + "\n" for row in self._rows.values()))
 
   def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
     row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}}
     replaced = _key(row) in self._rows
     self._rows[_key(row)] = row
-    if replaced:
+    if replaced or not storage.is_local(self.path):
       self._rewrite()
     else:
       with self.path.open("a", encoding="utf-8") as f:
@@ -81,13 +81,13 @@ class JsonlWriter(metric_writers.MetricWriter):
     pass
 
 
-def create_writer(workdir: str | pathlib.Path, *, resume_step: int = 0, tensorboard: bool = True
+def create_writer(workdir: str | os.PathLike, *, resume_step: int = 0, tensorboard: bool = True
                   ) -> metric_writers.MetricWriter:
   """`train_log.jsonl` and TensorBoard events (`tensorboard/`) under `workdir`, written by process 0;
   other processes get a writer that writes nothing."""
   if not distributed.is_primary():
     return metric_writers.MultiWriter([])
-  workdir = pathlib.Path(workdir)
+  workdir = storage.path(workdir)
   writers: list[metric_writers.MetricWriter] = [JsonlWriter(workdir / LOG_NAME, resume_step=resume_step)]
   if tensorboard:
     writers.append(metric_writers.SummaryWriter(str(workdir / "tensorboard")))
@@ -98,12 +98,12 @@ def _key(row: Mapping) -> tuple[int, str]:
   return (int(row["step"]), "eval" if all(k.startswith("eval/") for k in row if k != "step") else "train")
 
 
-def _read_rows(path: pathlib.Path) -> list[dict]:
+def _read_rows(path: epath.Path) -> list[dict]:
   """The log's rows; a line cut short by a kill is dropped."""
   if not path.is_file():
     return []
   rows = []
-  for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+  for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
     try:
       row = json.loads(line)
     except json.JSONDecodeError:
