@@ -22,4 +22,7 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   config.what = "model"  # "model" (adapters merged), "adapters" (LoRA runs: alone) or "both".
   config.dtype = "float32"  # Of the exported tensors: "float32" (exact) or "bfloat16" (half the size).
   config.step = 0  # The checkpoint to export; 0: the latest.
+  # Above this many MB (10^6 bytes) the weights go in shards, model-0000i-of-0000N.safetensors plus
+  # model.safetensors.index.json, written one at a time (transformers' save_pretrained default, 5 GB).
+  config.max_shard_mb = 5000.0
   return config

@@ -1,7 +1,8 @@
 """Job `export`: a fine-tuning run -> a Hugging Face Gemma 3 folder (and PEFT LoRA adapters).
 
-Writes `<workdir>/model/` (`Gemma3ForCausalLM`: config.json, model.safetensors,
-tokenizer.model and its config) and, for LoRA runs when asked, `<workdir>/adapters/`.
+Writes `<workdir>/model/` (`Gemma3ForCausalLM`: config.json, model.safetensors or, over
+`max_shard_mb`, its shards and index, tokenizer.model and its config) and, for LoRA
+runs when asked, `<workdir>/adapters/`.
 The weights go through `model.weight_names`' table, as the GGUF conversion and the
 import (`--config.model.checkpoint=<workdir>/model`) do.
 """
@@ -26,6 +27,8 @@ def check(config) -> None:
     raise ConfigError(f"what is {config.what!r}; it must be one of {', '.join(WHAT)}.")
   if config.dtype not in DTYPES:
     raise ConfigError(f"dtype is {config.dtype!r}; it must be one of {', '.join(DTYPES)}.")
+  if not config.max_shard_mb > 0:
+    raise ConfigError(f"max_shard_mb must be > 0, got {config.max_shard_mb}.")
   if config.step < 0:
     raise ConfigError(f"step must be >= 0 (0: the latest checkpoint), got {config.step}.")
   identity = finetuned.read_identity(pathlib.Path(config.run))
@@ -39,8 +42,10 @@ def _numpy_dtype(name: str):
   return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
 
 
-def write_model(folder: pathlib.Path, params, loaded, dtype: str) -> None:
-  """`loaded`'s architecture and tokenizer with `params`, as a Hugging Face Gemma 3 folder."""
+def write_model(folder: pathlib.Path, params, loaded, dtype: str,
+                max_shard_bytes: int = hf_gemma3.DEFAULT_MAX_SHARD_BYTES) -> None:
+  """`loaded`'s architecture and tokenizer with `params`, as a Hugging Face Gemma 3 folder (weights in
+  shards of at most `max_shard_bytes`, one shard in host memory at a time)."""
   from etils import epath  # pylint: disable=g-import-not-at-top
   import sentencepiece as spm  # pylint: disable=g-import-not-at-top
 
@@ -48,7 +53,8 @@ def write_model(folder: pathlib.Path, params, loaded, dtype: str) -> None:
   config = loaded.model.config
   special = loaded.tokenizer.special_tokens
   ids = {"pad_token_id": int(special.PAD), "eos_token_id": int(special.EOS), "bos_token_id": int(special.BOS)}
-  hf_gemma3.write_weights(folder, hf_gemma3.hf_tensors(params, config.num_layers, _numpy_dtype(dtype)))
+  hf_gemma3.write_weights(folder, hf_gemma3.lazy_tensors(params, config.num_layers, _numpy_dtype(dtype)),
+                          max_shard_bytes)
   hf_gemma3.write_config(folder, hf_gemma3.config_json(
       config, dtype=dtype, max_position_embeddings=loaded.spec.max_sequence_length, special_ids=ids))
   sentencepiece_model = epath.Path(loaded.tokenizer.path).read_bytes()
@@ -73,7 +79,8 @@ def run(config, workdir: pathlib.Path) -> None:
     return
   written = []
   if config.what in ("model", "both"):
-    write_model(workdir / "model", fine_tuned.params, fine_tuned.loaded, config.dtype)
+    write_model(workdir / "model", fine_tuned.params, fine_tuned.loaded, config.dtype,
+                max_shard_bytes=int(config.max_shard_mb * 1e6))
     written.append(f"Model (step {fine_tuned.step}): {workdir / 'model'}  ->  "
                    f"transformers.AutoModelForCausalLM.from_pretrained('{workdir / 'model'}'), or"
                    f" --config.model.checkpoint={workdir / 'model'}")

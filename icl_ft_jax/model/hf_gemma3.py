@@ -1,9 +1,10 @@
 """Hugging Face Gemma 3 folders (`Gemma3ForCausalLM`, model_type `gemma3_text`): write and read.
 
-A folder holds `config.json`, `model.safetensors` (or shards named by
-`model.safetensors.index.json`) and the tokenizer (`tokenizer.model` plus its
-config). Weights go through `weight_names`' table, the one the GGUF conversion
-uses: transposes and reshapes only, so export -> import is bit-identical.
+A folder holds `config.json`, `model.safetensors` (or, above a size, shards
+`model-0000i-of-0000N.safetensors` named by `model.safetensors.index.json`) and
+the tokenizer (`tokenizer.model` plus its config). Weights go through
+`weight_names`' table, the one the GGUF conversion uses: transposes and reshapes
+only, so export -> import is bit-identical.
 Conventions this relies on (checked against transformers by tests/test_hf_export.py):
 - HF stores RMSNorm scales as `w` (it computes `x * (1 + w)`), as gemma does;
 - the output projection is tied to the embedding (`tie_word_embeddings`), so no `lm_head`;
@@ -17,9 +18,11 @@ Needs no torch: safetensors' numpy API reads and writes bfloat16 through ml_dtyp
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -30,6 +33,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 TOKENIZER = "tokenizer.model"
+DEFAULT_MAX_SHARD_BYTES = 5 * 10**9  # transformers' save_pretrained default ("5GB").
 MODEL_TYPES = ("gemma3_text", "gemma3")  # gemma3: a multimodal folder, read text-only.
 # Where the text model's tensors live in each kind of folder (transformers 5 and 4.5x multimodal names).
 _PREFIXES = ("model.", "model.language_model.", "language_model.model.")
@@ -89,21 +93,78 @@ def config_json(config, *, dtype: str, max_position_embeddings: int, special_ids
       "attention_dropout": 0.0,
       "tie_word_embeddings": True,
       "use_cache": True,
+      "dtype": dtype,  # transformers 5's key; 4.5x reads torch_dtype.
       "torch_dtype": dtype,
       **special_ids,
   }
 
 
+@dataclasses.dataclass(frozen=True)
+class LazyTensor:
+  """A tensor to write, made only when its shard is written: an export holds one shard at a time."""
+
+  name: str
+  nbytes: int
+  make: Callable[[], np.ndarray]
+
+
+def lazy_tensors(params, num_layers: int, dtype) -> list[LazyTensor]:
+  """Gemma params -> HF tensors (`[out, in]` in `dtype`), in the table's order, each made on demand."""
+  dtype = np.dtype(dtype)
+
+  def tensor(entry: weight_names.Entry) -> LazyTensor:
+    shape = entry.layout.matrix_shape(entry.shape(params))
+    make = lambda: np.ascontiguousarray(entry.layout.to_matrix(entry.get(params)).astype(dtype))
+    return LazyTensor(entry.hf, math.prod(shape) * dtype.itemsize, make)
+
+  return [tensor(entry) for entry in weight_names.entries(num_layers)]
+
+
 def hf_tensors(params, num_layers: int, dtype) -> dict[str, np.ndarray]:
-  """Gemma params -> `{HF name: [out, in] array}` in `dtype`."""
-  return {entry.hf: np.ascontiguousarray(entry.layout.to_matrix(entry.get(params)).astype(dtype))
-          for entry in weight_names.entries(num_layers)}
+  """Gemma params -> `{HF name: [out, in] array}` in `dtype`, all at once (small models, tests)."""
+  return {tensor.name: tensor.make() for tensor in lazy_tensors(params, num_layers, dtype)}
 
 
-def write_weights(folder: pathlib.Path, tensors: Mapping[str, np.ndarray]) -> None:
+def plan_shards(tensors: Sequence[LazyTensor], max_shard_bytes: int) -> list[list[LazyTensor]]:
+  """Consecutive tensors grouped into shards of at most `max_shard_bytes` (a larger tensor alone), as
+  transformers' `save_pretrained(max_shard_size=...)` does."""
+  shards: list[list[LazyTensor]] = [[]]
+  size = 0
+  for tensor in tensors:
+    if shards[-1] and size + tensor.nbytes > max_shard_bytes:
+      shards.append([])
+      size = 0
+    shards[-1].append(tensor)
+    size += tensor.nbytes
+  return shards
+
+
+def shard_name(i: int, count: int) -> str:
+  return f"model-{i + 1:05d}-of-{count:05d}.safetensors"
+
+
+def write_weights(folder: pathlib.Path, tensors: Sequence[LazyTensor],
+                  max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> list[str]:
+  """`model.safetensors`, or shards and their index over `max_shard_bytes`; returns the files written.
+
+  Each shard's tensors are made, written and dropped before the next, so host memory holds one
+  shard (twice: safetensors serialises it to bytes) on top of the params. A previous export's
+  weight files in `folder` are removed first, so a reader never mixes two exports.
+  """
   from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
 
-  save_file(dict(tensors), str(folder / WEIGHTS), metadata={"format": "pt"})  # transformers expects "pt".
+  for stale in [folder / WEIGHTS, folder / WEIGHTS_INDEX, *folder.glob("model-*-of-*.safetensors")]:
+    stale.unlink(missing_ok=True)
+  shards = plan_shards(tensors, max_shard_bytes)
+  names = [WEIGHTS] if len(shards) == 1 else [shard_name(i, len(shards)) for i in range(len(shards))]
+  for name, shard in zip(names, shards, strict=True):
+    # transformers expects the "pt" format tag.
+    save_file({tensor.name: tensor.make() for tensor in shard}, str(folder / name), metadata={"format": "pt"})
+  if len(shards) > 1:
+    index = {"metadata": {"total_size": sum(tensor.nbytes for tensor in tensors)},
+             "weight_map": {tensor.name: name for name, shard in zip(names, shards) for tensor in shard}}
+    (folder / WEIGHTS_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+  return names
 
 
 def write_config(folder: pathlib.Path, config: dict) -> None:
@@ -121,26 +182,87 @@ def write_tokenizer(folder: pathlib.Path, sentencepiece_model: bytes, *, special
 
 
 def read_config(folder: pathlib.Path) -> dict:
+  """The text model's config, with its shapes read from the tensors themselves.
+
+  A multimodal folder (`gemma3`, `Gemma3ForConditionalGeneration`) keeps the text model's
+  config under `text_config`, where transformers writes only the keys that differ from
+  `Gemma3TextConfig`'s defaults, so sizes equal to a default are missing; the sizes come
+  from the weights instead. `multimodal` marks such a folder.
+  """
   try:
     found = json.loads((folder / CONFIG).read_text())
   except (OSError, ValueError) as e:
     raise ModelLoadError(f"{folder / CONFIG} is not a readable config ({e}).") from None
   if found.get("model_type") not in MODEL_TYPES:
     raise ModelLoadError(f"{folder} holds a {found.get('model_type')!r} model, not Gemma 3 ({' or '.join(MODEL_TYPES)}).")
-  return found.get("text_config", found) if found.get("model_type") == "gemma3" else found
+  multimodal = found["model_type"] == "gemma3"
+  text = dict(found.get("text_config") or {}) if multimodal else found
+  shapes = _Tensors(folder).shapes()
+  differing = [f"{k} {text[k]} in config.json but {v} in the weights" for k, v in shapes.items()
+               if text.get(k) is not None and text[k] != v]
+  if differing:
+    raise ModelLoadError(f"{folder} is inconsistent: {', '.join(differing)}.")
+  return {**text, **shapes, "multimodal": multimodal}
 
 
 def check_matches(hf_config: Mapping, config, folder: pathlib.Path, model_name: str) -> None:
-  """The folder's Gemma 3 has the shape of the model `model.name` builds."""
+  """The folder's Gemma 3 has the shape of the model `model.name` builds.
+
+  A multimodal folder's embedding has rows past the text vocabulary (262,208 against
+  262,144: the image token and padding); `read_params` drops them.
+  """
   expected = {"num_hidden_layers": config.num_layers, "hidden_size": config.embed_dim,
               "intermediate_size": config.hidden_dim, "num_attention_heads": config.num_heads,
               "num_key_value_heads": config.num_kv_heads, "head_dim": config.head_dim,
               "vocab_size": config.num_embed}
+  extra_rows_allowed = lambda k, v: k == "vocab_size" and hf_config.get("multimodal") and hf_config[k] > v
   differing = [f"{k} {hf_config.get(k)} (model.name={model_name} has {v})" for k, v in expected.items()
-               if hf_config.get(k) != v]
+               if hf_config.get(k) != v and not extra_rows_allowed(k, v)]
   if differing:
     raise ModelLoadError(f"The Hugging Face folder {folder} does not hold {model_name}: {', '.join(differing)}."
                          " Set model.name to the size it holds.")
+
+
+class _Tensors:
+  """A folder's tensors by name (over its shards), under the text model's prefix, read lazily."""
+
+  def __init__(self, folder: pathlib.Path):
+    from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+
+    self.folder = folder
+    self._handles = {}
+    for path in _weight_files(folder):
+      handle = safe_open(str(path), framework="numpy")
+      self._handles.update({name: handle for name in handle.keys()})
+    self.prefix = next((p for p in _PREFIXES if p + "embed_tokens.weight" in self._handles), None)
+    if self.prefix is None:
+      raise ModelLoadError(f"{folder} has no Gemma 3 embedding (model.embed_tokens.weight): not a Gemma 3 folder.")
+
+  def _name(self, hf_name: str) -> str:
+    name = self.prefix + hf_name.removeprefix("model.")
+    if name not in self._handles:
+      raise ModelLoadError(f"{self.folder} has no tensor {name!r}: it is not a complete Gemma 3 folder.")
+    return name
+
+  def shape(self, hf_name: str) -> tuple[int, ...]:
+    name = self._name(hf_name)
+    return tuple(self._handles[name].get_slice(name).get_shape())
+
+  def get(self, hf_name: str) -> np.ndarray:
+    name = self._name(hf_name)
+    return self._handles[name].get_tensor(name)
+
+  def shapes(self) -> dict[str, int]:
+    """The architecture's sizes, as config.json names them, from the tensors' shapes."""
+    layers = 0
+    while self.prefix + f"layers.{layers}.input_layernorm.weight" in self._handles:
+      layers += 1
+    vocab, hidden = self.shape("model.embed_tokens.weight")
+    head_dim, = self.shape("model.layers.0.self_attn.q_norm.weight")
+    return {"num_hidden_layers": layers, "hidden_size": hidden, "vocab_size": vocab, "head_dim": head_dim,
+            "intermediate_size": self.shape("model.layers.0.mlp.gate_proj.weight")[0],
+            "num_attention_heads": self.shape("model.layers.0.self_attn.q_proj.weight")[0] // head_dim,
+            "num_key_value_heads": self.shape("model.layers.0.self_attn.k_proj.weight")[0] // head_dim}
 
 
 def _weight_files(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -150,26 +272,20 @@ def _weight_files(folder: pathlib.Path) -> list[pathlib.Path]:
   return [folder / WEIGHTS]
 
 
-def read_params(folder: str | pathlib.Path, hf_config: Mapping) -> dict:
-  """The gemma param tree (numpy, in the file's dtype) of a Hugging Face Gemma 3 folder."""
-  from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+def read_params(folder: str | pathlib.Path, hf_config: Mapping, vocab_size: int | None = None) -> dict:
+  """The gemma param tree (numpy, in the file's dtype) of a Hugging Face Gemma 3 folder.
 
-  folder = pathlib.Path(folder)
-  handles = {}
-  for path in _weight_files(folder):
-    handle = safe_open(str(path), framework="numpy")
-    handles.update({name: handle for name in handle.keys()})
-  prefix = next((p for p in _PREFIXES if p + "embed_tokens.weight" in handles), None)
-  if prefix is None:
-    raise ModelLoadError(f"{folder} has no Gemma 3 embedding (model.embed_tokens.weight): not a Gemma 3 folder.")
+  `vocab_size` keeps the embedding's first rows (a multimodal folder's text vocabulary).
+  """
+  tensors = _Tensors(pathlib.Path(folder))
   heads = {"h": hf_config["num_attention_heads"], "k": hf_config["num_key_value_heads"],
            "d": hf_config["head_dim"]}
 
   def gemma_array(entry: weight_names.Entry) -> np.ndarray:
-    name = prefix + entry.hf.removeprefix("model.")
-    if name not in handles:
-      raise ModelLoadError(f"{folder} has no tensor {name!r}: it is not a complete Gemma 3 folder.")
-    return entry.layout.from_matrix(handles[name].get_tensor(name), heads)
+    matrix = tensors.get(entry.hf)
+    if entry.weight is weight_names.EMBEDDING and vocab_size is not None:
+      matrix = matrix[:vocab_size]
+    return entry.layout.from_matrix(matrix, heads)
 
   return weight_names.gemma_params(hf_config["num_hidden_layers"], gemma_array)
 

@@ -106,7 +106,7 @@ def _load_hf(folder: str, spec: specs.ModelSpec, model, abstract, shardings):
   folder_path = pathlib.Path(folder)
   hf_config = hf_gemma3.read_config(folder_path)
   hf_gemma3.check_matches(hf_config, model.config, folder_path, spec.name)
-  params = hf_gemma3.read_params(folder_path, hf_config)
+  params = hf_gemma3.read_params(folder_path, hf_config, vocab_size=model.config.num_embed)
   if jax.tree.structure(params) != jax.tree.structure(abstract):
     raise ModelLoadError(f"The Hugging Face folder {folder} does not hold {spec.name}'s weights.")
   return jax.device_put(params, shardings)

@@ -42,6 +42,13 @@ class Layout:
       return moved
     return moved.reshape(math.prod(moved.shape[:len(self.out)]), -1)
 
+  def matrix_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape `to_matrix` gives an array of `shape`, without touching its data."""
+    sizes = dict(zip(self.gemma, shape, strict=True))
+    if not self.inputs:
+      return tuple(sizes[axis] for axis in self.out)
+    return (math.prod(sizes[axis] for axis in self.out), math.prod(sizes[axis] for axis in self.inputs))
+
   def from_matrix(self, matrix: np.ndarray, heads: Mapping[str, int]) -> np.ndarray:
     """`[out, in]` -> gemma's array; `heads` gives the head sizes (h, k, d) the matrix folds."""
     shape = _unfold(self.out, matrix.shape[0], heads)
@@ -76,8 +83,9 @@ class Weight:
 _VECTOR_E = Layout("e", "e")
 _VECTOR_D = Layout("d", "d")
 
+EMBEDDING = Weight(("embedder", "input_embedding"), "token_embd", "embed_tokens", Layout("ve", "v", "e"))
 TOP = (
-    Weight(("embedder", "input_embedding"), "token_embd", "embed_tokens", Layout("ve", "v", "e")),
+    EMBEDDING,
     Weight(("final_norm", "scale"), "output_norm", "norm", _VECTOR_E, norm=True),
 )
 BLOCK = (
@@ -122,6 +130,15 @@ class Entry:
     for key in self.gemma:
       node = node[key]
     return np.asarray(node)
+
+  def shape(self, params: Mapping) -> tuple[int, ...]:
+    """The shape of `get(params)`, read from the tree without copying the array."""
+    node = params
+    for key in self.gemma:
+      if isinstance(key, int):  # A slice of a stacked array: its leading axis goes.
+        return tuple(np.shape(node)[1:])
+      node = node[key]
+    return tuple(np.shape(node))
 
 
 def entries(num_layers: int) -> Iterator[Entry]:
