@@ -11,6 +11,7 @@ renders to bytes).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -64,11 +65,23 @@ def write_figure(fig, where: str | os.PathLike, *, dpi: int = 120) -> epath.Path
 def copy_tree(source: str | os.PathLike, destination: str | os.PathLike) -> None:
   """Copies the files under the local folder `source` to `destination` (a folder or a bucket prefix)."""
   source, destination = path(source), path(destination)
-  for item in sorted(source.rglob("*")):
-    if item.is_file():
-      target = destination / item.relative_to(source)
+  for folder, _, files in source.walk():  # epath has no rglob (`**` would list a whole bucket).
+    for name in sorted(files):
+      target = destination / (folder / name).relative_to(source)
       target.parent.mkdir(parents=True, exist_ok=True)
-      item.copy(target, overwrite=True)
+      (folder / name).copy(target, overwrite=True)
+
+
+@contextlib.contextmanager
+def staged(where: str | os.PathLike):
+  """A local folder to write into for writers that need local files (safetensors): `where` itself on disk;
+  for a bucket, a temporary folder copied to `where` when the block ends without an error."""
+  if is_local(where):
+    yield path(where)
+    return
+  with tempfile.TemporaryDirectory(prefix="icl_ft_jax-") as local:
+    yield path(local)
+    copy_tree(local, where)
 
 
 def log_handler(where: str | os.PathLike, *, upload_every_s: float = 60.0) -> logging.Handler:

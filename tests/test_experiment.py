@@ -14,7 +14,7 @@ from icl_ft_jax.report import records
 from tests import config_files
 
 
-def _tiny_experiment():
+def tiny_experiment_config():
   config = config_files.load("experiment.py", "simple_reversals,seeds=2")
   config.model.name = "tiny"
   config.conditions = ("pretrained", "icl", "ft", "ft+oracle")
@@ -30,7 +30,7 @@ def _tiny_experiment():
 
 @pytest.mark.slow
 def test_experiment_end_to_end_and_resume(tmp_path):
-  config = _tiny_experiment()
+  config = tiny_experiment_config()
   main.run(config, str(tmp_path))
   results = records.read_results(tmp_path / "results.json")
   assert {(r.condition, r.seed) for r in results} == {(c, s) for c in config.conditions for s in (0, 1)}
@@ -59,7 +59,7 @@ def test_experiment_end_to_end_and_resume(tmp_path):
 
 
 def test_unknown_condition_is_refused(tmp_path):
-  config = _tiny_experiment()
+  config = tiny_experiment_config()
   config.conditions = ("ft", "ft+magic")
   with pytest.raises(ConfigError, match=r"conditions \['ft\+magic'\] are unknown; choose from pretrained, icl, ft,"):
     main.run(config, str(tmp_path))

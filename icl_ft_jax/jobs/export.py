@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from icl_ft_jax import distributed
+from icl_ft_jax import distributed, storage
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.model import hf_gemma3
 from icl_ft_jax.train import finetuned, lora
@@ -31,7 +31,7 @@ def check(config) -> None:
     raise ConfigError(f"max_shard_mb must be > 0, got {config.max_shard_mb}.")
   if config.step < 0:
     raise ConfigError(f"step must be >= 0 (0: the latest checkpoint), got {config.step}.")
-  identity = finetuned.read_identity(pathlib.Path(config.run))
+  identity = finetuned.read_identity(config.run)  # A folder or gs://.
   if config.what != "model" and not identity["tuning"].get("lora_rank"):
     raise ConfigError(f"{config.run} is a full fine-tuning run: it has no LoRA adapters to export; use what=model.")
 
@@ -74,17 +74,18 @@ def write_adapters(folder: pathlib.Path, run: finetuned.Finetuned, dtype: str) -
 
 
 def run(config, workdir: pathlib.Path) -> None:
-  fine_tuned = finetuned.load(pathlib.Path(config.run), step=config.step or None)
+  fine_tuned = finetuned.load(config.run, step=config.step or None)
   if not distributed.is_primary():
     return
   written = []
-  if config.what in ("model", "both"):
-    write_model(workdir / "model", fine_tuned.params, fine_tuned.loaded, config.dtype,
-                max_shard_bytes=int(config.max_shard_mb * 1e6))
-    written.append(f"Model (step {fine_tuned.step}): {workdir / 'model'}  ->  "
-                   f"transformers.AutoModelForCausalLM.from_pretrained('{workdir / 'model'}'), or"
-                   f" --config.model.checkpoint={workdir / 'model'}")
-  if config.what in ("adapters", "both"):
-    write_adapters(workdir / "adapters", fine_tuned, config.dtype)
-    written.append(f"LoRA adapters (PEFT, step {fine_tuned.step}): {workdir / 'adapters'}")
+  with storage.staged(workdir) as out:  # safetensors writes local files: a gs:// workdir gets a copy.
+    if config.what in ("model", "both"):
+      write_model(out / "model", fine_tuned.params, fine_tuned.loaded, config.dtype,
+                  max_shard_bytes=int(config.max_shard_mb * 1e6))
+      written.append(f"Model (step {fine_tuned.step}): {workdir / 'model'}  ->  "
+                     f"transformers.AutoModelForCausalLM.from_pretrained('{workdir / 'model'}'), or"
+                     f" --config.model.checkpoint={workdir / 'model'}")
+    if config.what in ("adapters", "both"):
+      write_adapters(out / "adapters", fine_tuned, config.dtype)
+      written.append(f"LoRA adapters (PEFT, step {fine_tuned.step}): {workdir / 'adapters'}")
   print("\n".join(written))

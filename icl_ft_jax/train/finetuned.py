@@ -38,7 +38,7 @@ class Finetuned:
 
 def run_folders(folder: str | os.PathLike) -> list[epath.Path]:
   """Every fine-tuning run folder at or under `folder`."""
-  return sorted(p.parent for p in storage.path(folder).rglob(checkpointing.IDENTITY_FILE))
+  return sorted(where for where, _, files in storage.path(folder).walk() if checkpointing.IDENTITY_FILE in files)
 
 
 def read_identity(folder: str | os.PathLike) -> dict:

@@ -32,8 +32,9 @@ class JsonlWriter(metric_writers.MetricWriter):
   line is appended; in a bucket (no append) the file is rewritten whole, one small write per log step.
   """
 
-  def __init__(self, path: str | os.PathLike, *, resume_step: int = 0):
+  def __init__(self, path: str | os.PathLike, *, resume_step: int = 0, append: bool | None = None):
     self.path = storage.path(path)
+    self._append = storage.is_local(self.path) if append is None else append
     old = _read_rows(self.path)
     self._rows = {_key(row): row for row in old if row["step"] <= resume_step}
     if len(self._rows) != len(old):
@@ -46,7 +47,7 @@ class JsonlWriter(metric_writers.MetricWriter):
     row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}}
     replaced = _key(row) in self._rows
     self._rows[_key(row)] = row
-    if replaced or not storage.is_local(self.path):
+    if replaced or not self._append:
       self._rewrite()
     else:
       with self.path.open("a", encoding="utf-8") as f:

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from icl_ft_jax import config_sections, sharding as sharding_lib
+from icl_ft_jax import config_sections, sharding as sharding_lib, storage
 from icl_ft_jax.data import schema
 from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.train import checkpointing, data as data_lib, loop, metrics as metrics_lib, optimizer as optimizer_lib
@@ -90,7 +90,7 @@ def finetune(loaded, documents: Sequence[schema.Document], config: FinetuneConfi
     donate_params: Train in `loaded.params`' own buffers (see `PreparedRun.initial_state`): for a
       caller that never uses the base model again.
   """
-  workdir = pathlib.Path(workdir)
+  workdir = storage.path(workdir)  # A folder or gs://: checkpoints and logs go through epath.
   config = with_epochs(config, len(documents))
   check_batch_fits_mesh(config.data, mesh)
   checkpointing.check_run_identity(workdir, identity)
