@@ -3,9 +3,10 @@
   python launch/tpu.py create  --name=icl --zone=us-central2-b --accelerator=v4-64
   python launch/tpu.py sync    --name=icl --zone=us-central2-b      # code -> every worker
   python launch/tpu.py setup   --name=icl --zone=us-central2-b      # .venv + jax[tpu], locked
-  python launch/tpu.py run     --name=icl --zone=us-central2-b --config=configs/tpu/gemma3_4b_reversal.py
-  python launch/tpu.py logs    --name=icl --zone=us-central2-b
-  python launch/tpu.py fetch   --name=icl --zone=us-central2-b --workdir=runs/gemma3_4b_reversal
+  python launch/tpu.py run     --name=icl --zone=us-central2-b --config=configs/tpu/gemma3_4b_reversal.py \
+                               --bucket=gs://my-bucket
+  python launch/tpu.py logs    --name=icl --zone=us-central2-b --bucket=gs://my-bucket
+  python launch/tpu.py fetch   --name=icl --zone=us-central2-b --bucket=gs://my-bucket
   python launch/tpu.py delete  --name=icl --zone=us-central2-b
 
 Every command takes --dry-run, which prints the exact gcloud commands instead of
@@ -15,7 +16,11 @@ and its batch sizes against the slice's chips), then starts the same command on
 all workers (multi-host JAX is switched on with --distributed when the slice has
 more than one host; without --accelerator the slice is asked for its type) and
 returns; `logs` streams worker 0's log; `fetch` copies worker 0's workdir back
-(process 0 writes all results). Before it sends anything, `run` prints the run's
+(process 0 writes all results), or copies a gs:// workdir down. The hosts of a
+multi-host slice share no disk, so a multi-host `run` needs a gs:// workdir
+(`--workdir=gs://bucket/dir`, or `--bucket=gs://bucket` for `<bucket>/runs/<name>`);
+each worker's stdout stays on its own disk (`runs/<name>.stdout.log`).
+Before it sends anything, `run` prints the run's
 model FLOPs by stage, its chip-hours at `--mfu` and their list price
 (`launch/prices.json`, dated; check it before spending).
 """
@@ -166,6 +171,31 @@ def _ssh(args, remote: str, worker: str = "all") -> list[str]:
   return _gcloud(args, "tpu-vm", "ssh", args.name, f"--worker={worker}", f"--command={remote}")
 
 
+def workdir_of(args: argparse.Namespace) -> str:
+  """--workdir, else `<--bucket>/runs/<name>`, else `runs/<name>` on each VM's own disk."""
+  if args.workdir:
+    return args.workdir
+  return f"{args.bucket.rstrip('/')}/runs/{args.name}" if args.bucket else f"runs/{args.name}"
+
+
+def is_bucket(workdir: str) -> bool:
+  return workdir.startswith("gs://")
+
+
+def stdout_log(args: argparse.Namespace) -> str:
+  """Where a worker's stdout goes, on its own disk: beside the results, or beside a gs:// workdir's name."""
+  workdir = workdir_of(args)
+  return f"runs/{args.name}.stdout.log" if is_bucket(workdir) else f"{workdir}/stdout.log"
+
+
+def check_shared_workdir(args: argparse.Namespace, accelerator: str, workdir: str) -> None:
+  """Refuses a multi-host run whose workdir is on each host's own disk: its checkpoints and results would split."""
+  if num_hosts(accelerator) > 1 and not is_bucket(workdir) and not args.shared_disk:
+    raise SystemExit(f"error: {accelerator} has {num_hosts(accelerator)} hosts and no shared disk: pass"
+                     f" --workdir=gs://BUCKET/DIR or --bucket=gs://BUCKET (not {workdir}; or --shared-disk if every"
+                     " host mounts it).")
+
+
 def commands(args: argparse.Namespace) -> list[list[str]]:
   """The gcloud commands for `args.action`, in order."""
   if args.action == "create":
@@ -190,23 +220,26 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
     if not args.config:
       raise SystemExit("error: run needs --config=configs/<name>.py[:arg].")
     accelerator = slice_accelerator(args)
+    workdir = workdir_of(args)
+    check_shared_workdir(args, accelerator, workdir)
     if args.validate:
       stages = validate_config(args, accelerator)
       print(cost_table(stages, accelerator, args.mfu) if stages else "This job runs no model: no cost estimate.",
             flush=True)
-    workdir = args.workdir or f"runs/{args.name}"
     flags = [f"--config={args.config}", f"--workdir={workdir}", *args.override]
     if num_hosts(accelerator) > 1:
       flags.append("--distributed")
     python = ".venv/bin/python -m icl_ft_jax.main " + " ".join(shlex.quote(f) for f in flags)
-    remote = (f"cd ~/{REMOTE_DIR} && mkdir -p {shlex.quote(workdir)} && "
-              f"nohup {python} > {shlex.quote(workdir)}/stdout.log 2>&1 < /dev/null &")
+    log = stdout_log(args)
+    remote = (f"cd ~/{REMOTE_DIR} && mkdir -p {shlex.quote(os.path.dirname(log))} && "
+              f"nohup {python} > {shlex.quote(log)} 2>&1 < /dev/null &")
     return [_ssh(args, remote)]
   if args.action == "logs":
-    workdir = args.workdir or f"runs/{args.name}"
-    return [_ssh(args, f"tail -n 100 -F ~/{REMOTE_DIR}/{shlex.quote(workdir)}/stdout.log", worker="0")]
+    return [_ssh(args, f"tail -n 100 -F ~/{REMOTE_DIR}/{shlex.quote(stdout_log(args))}", worker="0")]
   if args.action == "fetch":
-    workdir = args.workdir or f"runs/{args.name}"
+    workdir = workdir_of(args)
+    if is_bucket(workdir):
+      return [["mkdir", "-p", "runs"], ["gcloud", "storage", "cp", "--recursive", workdir, "runs/"]]
     return [_gcloud(args, "tpu-vm", "scp", "--recurse", f"{args.name}:~/{REMOTE_DIR}/{workdir}",
                     "runs/", "--worker=0")]
   if args.action == "delete":
@@ -228,7 +261,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
   parser.add_argument("--queued", action="store_true", help="Use a queued resource (create/delete).")
   parser.add_argument("--spot", action="store_true")
   parser.add_argument("--config", default="", help="run: configs/<name>.py[:arg].")
-  parser.add_argument("--workdir", default="", help="run/logs/fetch: workdir on the VM (default runs/<name>).")
+  parser.add_argument("--workdir", default="", help="run/logs/fetch: the run's workdir, a gs://bucket/dir or a"
+                      " folder on each VM (default <--bucket>/runs/<name>, else runs/<name>; multi-host: gs:// only).")
+  parser.add_argument("--bucket", default="", help="run/logs/fetch: gs://bucket[/prefix] for the default workdir.")
+  parser.add_argument("--shared-disk", action="store_true",
+                      help="run: --workdir is a folder every host mounts (NFS, gcsfuse), allowed on a multi-host slice.")
   parser.add_argument("--override", action="append", default=[], help="run: extra --config.a.b=value flags.")
   parser.add_argument("--dry-run", action="store_true", help="Print the commands instead of running them.")
   parser.add_argument("--no-validate", dest="validate", action="store_false",
@@ -239,6 +276,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
   args = parser.parse_args(argv)
   if not 0 < args.mfu <= 1:
     raise SystemExit(f"error: --mfu must be in (0, 1], got {args.mfu}.")
+  if args.bucket and not is_bucket(args.bucket):
+    raise SystemExit(f"error: --bucket must be gs://BUCKET[/PREFIX], got {args.bucket}.")
   return args
 
 

@@ -25,8 +25,8 @@ def _commands(*argv):
 
 def test_run_on_a_pod_is_distributed_on_all_workers():
   (command,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v4-64", "--config=configs/icl.py:reversal_curse",
-                         "--override=--config.model.name=gemma3-4b", "--no-validate")
-  assert "--worker=all" in command and "--distributed" in command
+                         "--override=--config.model.name=gemma3-4b", "--bucket=gs://b", "--no-validate")
+  assert "--worker=all" in command and "--distributed" in command and "--workdir=gs://b/runs/x" in command
   assert "--config.model.name=gemma3-4b" in command and "bash" not in command
 
 
@@ -104,7 +104,8 @@ def test_run_without_accelerator_asks_the_slice(monkeypatch):
     return subprocess.CompletedProcess(command, 0, "projects/p/locations/z/acceleratorTypes/v4-64\n", "")
 
   monkeypatch.setattr(tpu.subprocess, "run", fake_run)
-  (command,) = _commands("run", "--name=x", "--zone=z", "--config=configs/icl.py", "--no-validate")
+  (command,) = _commands("run", "--name=x", "--zone=z", "--config=configs/icl.py", "--workdir=gs://b/w",
+                         "--no-validate")
   assert calls == [["gcloud", "compute", "tpus", "tpu-vm", "describe", "x", "--format=value(acceleratorType)",
                     "--zone=z"]]
   assert "--distributed" in command
@@ -118,7 +119,7 @@ def test_run_refuses_when_the_slice_cannot_be_asked(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--config=configs/tpu/study.py:devices=8", "--accelerator=v4-64"],  # 16-row batches over 32 chips.
+    (["--config=configs/tpu/study.py:devices=8", "--accelerator=v4-64", "--bucket=gs://b"],  # 16-row batches, 32 chips.
      r"error: (The batch has 16 rows|data.batch_size is 16).*\b32\b"),
     (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.nosuch=1"], "error: bad config"),
     (["--config=configs/icl.py", "--accelerator=v4-8", "--override=--config.job=nosuch"],
@@ -131,7 +132,8 @@ def test_run_validates_the_config_locally_before_sending(argv, message):
 
 def test_run_sends_a_config_that_validates():
   result = subprocess.run([sys.executable, str(ROOT / "launch" / "tpu.py"), "run", "--name=x", "--zone=z",
-                           "--accelerator=v4-64", "--config=configs/tpu/study.py:devices=32", "--dry-run"],
+                           "--accelerator=v4-64", "--config=configs/tpu/study.py:devices=32", "--bucket=gs://b",
+                           "--dry-run"],
                           capture_output=True, text=True, check=True, cwd=ROOT)
   assert "--distributed" in result.stdout and "configs/tpu/study.py:devices=32" in result.stdout
   # The cost comes first: a row per stage, then the total, before the gcloud command.
@@ -139,6 +141,32 @@ def test_run_sends_a_config_that_validates():
   stages = [line.split()[0] for line in table.splitlines()[2:] if line and not line.startswith("At ")]
   assert stages == ["fine-tuning", "scoring", "ICL", "augmentation", "total"]
   assert "MFU of 275 TFLOP/s bf16 per chip" in table and "on the 32 chips of v4-64" in table
+
+
+def test_a_multi_host_run_needs_a_gs_workdir_in_one_line():
+  refusal = _refusal("run", "--name=x", "--zone=z", "--accelerator=v4-64", "--config=configs/icl.py", "--dry-run")
+  assert refusal == ("error: v4-64 has 8 hosts and no shared disk: pass --workdir=gs://BUCKET/DIR or"
+                     " --bucket=gs://BUCKET (not runs/x; or --shared-disk if every host mounts it).")
+  assert "not /mnt/nfs/x;" in _refusal("run", "--name=x", "--zone=z", "--accelerator=v4-64",
+                                       "--config=configs/icl.py", "--workdir=/mnt/nfs/x", "--no-validate", "--dry-run")
+  (mounted,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v4-64", "--config=configs/icl.py",
+                         "--workdir=/mnt/nfs/x", "--shared-disk", "--no-validate")
+  assert "--workdir=/mnt/nfs/x" in mounted and "--distributed" in mounted
+  assert _refusal("run", "--name=x", "--zone=z", "--bucket=b", "--dry-run") == \
+      "error: --bucket must be gs://BUCKET[/PREFIX], got b."
+
+
+def test_a_gs_workdir_keeps_stdout_on_each_worker_and_fetch_copies_the_bucket():
+  (run,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v4-64", "--config=configs/icl.py",
+                     "--workdir=gs://b/exp1", "--no-validate")
+  assert "--workdir=gs://b/exp1" in run and "mkdir -p runs &&" in run and "> runs/x.stdout.log" in run
+  (logs,) = _commands("logs", "--name=x", "--zone=z", "--bucket=gs://b/")
+  assert "--command=tail -n 100 -F ~/icl_ft_jax/runs/x.stdout.log " in logs
+  assert _commands("fetch", "--name=x", "--zone=z", "--bucket=gs://b") == [
+      "mkdir -p runs", "gcloud storage cp --recursive gs://b/runs/x runs/"]
+  (local,) = _commands("run", "--name=x", "--zone=z", "--accelerator=v5litepod-8", "--config=configs/icl.py",
+                       "--no-validate")  # One host: its own disk is fine.
+  assert "--workdir=runs/x" in local and "> runs/x/stdout.log" in local
 
 
 def test_cost_table_is_flops_over_the_chips_rate_at_the_mfu():
