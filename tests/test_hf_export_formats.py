@@ -24,6 +24,7 @@ from tests import hf_peer
 from tests.hf_peer import TEXTS
 
 SHARD_BYTES = 40_000  # The tiny model's embedding is 33.6 MB (a shard of its own), a layer about 50 kB.
+BF16_ATOL = 1e-2  # About 8x the measured gap; log-probs here are about -12, bfloat16 keeps 8 bits.
 
 
 def _assert_same_params(ours, theirs) -> None:
@@ -38,17 +39,15 @@ def _import(folder, dtype="float32"):
 
 def _assert_transformers_matches(tiny_model, params, folder, *options, atol: float) -> list[dict]:
   found = hf_peer.transformers_reference(folder, TEXTS, *options)
-  gap = 0.0
   for text, theirs in zip(TEXTS, found, strict=True):
     ids = tiny_model.tokenizer.encode(text, add_bos=True)
     assert theirs["ids"] == ids, text
-    ours = hf_peer.our_log_probs(tiny_model, params, ids)
-    np.testing.assert_allclose(np.asarray(theirs["log_probs"]), ours, atol=atol, rtol=0)
-    gap = max(gap, float(np.abs(np.asarray(theirs["log_probs"]) - ours).max()))
-  print(f"{folder.name} {options}: largest log-prob gap to transformers {gap:.2e}")
+    np.testing.assert_allclose(np.asarray(theirs["log_probs"]), hf_peer.our_log_probs(tiny_model, params, ids),
+                               atol=atol, rtol=0)
   return found
 
 
+@pytest.mark.slow  # transformers in a subprocess.
 def test_a_large_export_is_sharded_with_an_index_that_transformers_and_our_import_read(tiny_model, tmp_path):
   folder = tmp_path / "model"
   export.write_model(folder, tiny_model.params, tiny_model, "float32", max_shard_bytes=SHARD_BYTES)
@@ -82,6 +81,7 @@ def test_the_export_job_refuses_a_shard_size_that_is_not_positive():
     export.check(config)
 
 
+@pytest.mark.slow  # transformers in a subprocess.
 def test_a_bfloat16_export_holds_bfloat16_tensors_that_transformers_loads_as_such(tiny_model, tmp_path):
   folder = tmp_path / "model"
   export.write_model(folder, tiny_model.params, tiny_model, "bfloat16")
@@ -94,14 +94,11 @@ def test_a_bfloat16_export_holds_bfloat16_tensors_that_transformers_loads_as_suc
   rounded = jax.tree.map(lambda x: np.asarray(x).astype(ml_dtypes.bfloat16), tiny_model.params)
   reloaded = _import(folder, dtype="bfloat16")
   _assert_same_params(rounded, reloaded.params)  # The import reads the bfloat16 values exactly.
-  # transformers computes in bfloat16 too (dtype "auto" from the config); ours are the float32 log-probs
-  # of the same rounded weights. Measured gap: see BF16_ATOL.
+  # transformers computes in bfloat16 (dtype "auto" from the config); ours are the float32 log-probs of
+  # the same rounded weights: the gap is transformers' bfloat16 arithmetic (1.2e-3 measured, 2026-11-27).
   found = _assert_transformers_matches(tiny_model, jax.tree.map(lambda x: x.astype(np.float32), rounded), folder,
                                        "--dtype", "auto", atol=BF16_ATOL)
   assert {theirs["dtype"] for theirs in found} == {"bfloat16"}
-
-
-BF16_ATOL = 0.05
 
 
 def _legacy_layout(folder, out) -> None:
@@ -120,6 +117,7 @@ def _legacy_layout(folder, out) -> None:
       (out / path.name).write_bytes(path.read_bytes())
 
 
+@pytest.mark.slow  # transformers in a subprocess.
 def test_a_multimodal_folder_imports_text_only(tiny_model, tmp_path):
   export.write_model(tmp_path / "text", tiny_model.params, tiny_model, "float32")
   folder = hf_peer.multimodal_folder(tmp_path / "text", tmp_path / "multimodal")
@@ -133,7 +131,7 @@ def test_a_multimodal_folder_imports_text_only(tiny_model, tmp_path):
   assert any("vision" in name for name in names)
 
   _assert_same_params(tiny_model.params, _import(folder).params)  # The text model, bit for bit.
-  # transformers' multimodal model on text, normalised over the text vocabulary as ours is.
+  # transformers' multimodal model on text, normalised over the text vocabulary as ours is (gap 2.9e-6).
   found = _assert_transformers_matches(tiny_model, tiny_model.params, folder, "--vocab_size", str(vocab),
                                        atol=1e-4)
   assert found[0]["model"] == "Gemma3ForConditionalGeneration"
