@@ -152,8 +152,8 @@ def cost_table(stages: list[dict], accelerator: str, mfu: float) -> str:
   chips = num_chips(accelerator)
   table = tabulate.tabulate(rows, headers=["stage", "model FLOPs", "chip-hours", "list price", "what"],
                             disable_numparse=True)
-  listed = (f"list price ${price:.2f} per chip-hour as of {prices['date']}" if price is not None
-            else f"no list price for {accelerator} in launch/prices.json")
+  listed = (f"list price ${price:.2f} per chip-hour ({chip['price_status']}; table as of {prices['date']})"
+            if price is not None else f"no list price for {accelerator} in launch/prices.json")
   return (f"{table}\nAt {mfu:.0%} MFU of {chip['peak_bf16_tflops']} TFLOP/s bf16 per chip: about"
           f" {hours(total) / chips:,.2f} h on the {chips} chips of {accelerator}; {listed}. {prices['note']}"
           f" Source: {prices['source']}. Sampling decodes one token at a time and runs far below this"

@@ -180,6 +180,7 @@ def test_cost_table_is_flops_over_the_chips_rate_at_the_mfu():
   assert rows["scoring"][2] == "0.50"
   assert table.splitlines()[4].split()[:3] == ["total", f"{two_hours * 1.25:.3g}", "2.50"]
   assert "about 0.31 h on the 8 chips of v5e-8" in table and f"as of {prices['date']}" in table
+  assert f"({v5e['price_status']};" in table  # How far the price is verified, beside it.
 
 
 def test_mfu_outside_0_1_is_refused_in_one_line():
