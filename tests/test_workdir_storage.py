@@ -30,7 +30,7 @@ FORBIDDEN = re.compile(r"(?<![\w.])open\(|pathlib\.Path\(|\bshutil\.|logging\.Fi
                        r"|\bos\.(?:replace|rename|remove|makedirs|mkdir|rmdir)\(")
 ALLOWED = {
     # The workdir's local lock: flock needs a local file (a bucket workdir takes the `.lock` object instead).
-    ("icl_ft_jax/jobs/workdir.py", 'lock = lock_path.open("a+")'),
+    ("icl_ft_jax/jobs/workdir.py", 'lock = open(os.fspath(lock_path), "a+", encoding="utf-8")'),
 }
 
 

@@ -84,7 +84,7 @@ def _make(path: epath.Path) -> None:
 def _locked(path: epath.Path):
   lock_path = path / LOCK_FILE
   try:
-    lock = lock_path.open("a+")
+    lock = open(os.fspath(lock_path), "a+", encoding="utf-8")  # flock needs a local file (epath has no "a+").
   except OSError as e:
     raise UserError(f"Cannot write to the workdir {path} ({e.strerror}); give a --workdir you can write to.") from None
   with lock:
