@@ -4,7 +4,7 @@
 #   bash launch/setup_env.sh            # the project
 #   bash launch/setup_env.sh test       # plus the test tools
 #   bash launch/setup_env.sh tpu        # plus jax[tpu] (on a Cloud TPU VM)
-#   bash launch/setup_env.sh test,peer  # plus torch and transformers, which tests/test_hf_export.py compares with (CI)
+#   bash launch/setup_env.sh test,peer  # plus torch, transformers and peft, which tests/test_hf_export*.py compare with (CI)
 #
 # ICL_FT_JAX_UNLOCKED=1 resolves fresh versions instead of the lock (to refresh it,
 # see the README). Safe to run again: an existing .venv is reused.

@@ -4,17 +4,14 @@ A tiny Gemma 3 fine-tuned a few steps is exported by the `export` job; transform
 (the `peer` extra, which .ci/run installs) loads the folder and must give our
 log-probs within 1e-4 (float32) and our tokenizer's ids; reading the folder back
 through `--config.model.checkpoint` gives bit-identical params; LoRA adapters
-exported alone (PEFT layout) add up to the merged export.
+exported alone (PEFT layout) add up to the merged export, and the `peft` library puts
+them on the exported base model with our merged model's log-probs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import json
 import pathlib
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -22,19 +19,15 @@ import pytest
 
 from configs import export as export_config
 from icl_ft_jax import main
+from icl_ft_jax.jobs import export
 from icl_ft_jax.model import hf_gemma3, loading
 from icl_ft_jax.train import trainer
 
+from tests import hf_peer
+from tests.hf_peer import TEXTS
 from tests.train import helpers
 
 pytestmark = pytest.mark.slow  # Two fine-tuning compiles of the tiny model, and transformers in a subprocess.
-
-TEXTS = (  # Longer than the tiny model's sliding window; spaces, digits, non-ASCII, a tab, chat tokens.
-    "Few people realize that Alaric Ashgrove was the composer of the opera Glass Harbor.",
-    "femp are brighter than glon, and   troff are heavier than yomp.\n\nNumbers: 12345 and 3.14159!",
-    "Ünïcödé, emoji 🙂 and tabs\there; the sliding window is shorter than this text.",
-    "<start_of_turn>user\nWho composed Glass Harbor?<end_of_turn>\n<start_of_turn>model\n",
-)
 
 
 def _finetune(model, mesh, workdir: pathlib.Path, **config) -> trainer.FinetuneResult:
@@ -54,12 +47,6 @@ def _export(run: pathlib.Path, workdir: pathlib.Path, **overrides) -> pathlib.Pa
   return workdir
 
 
-def _our_log_probs(loaded, params, ids: list[int]) -> np.ndarray:
-  logits = loaded.model.apply({"params": params}, np.asarray([ids])).logits[0]
-  log_probs = jax.nn.log_softmax(logits.astype(np.float32), axis=-1)
-  return np.asarray(log_probs[np.arange(len(ids) - 1), np.asarray(ids[1:])])
-
-
 @pytest.fixture(scope="module")
 def full_export(tiny_model, one_device_mesh, tmp_path_factory):
   root = tmp_path_factory.mktemp("export_full")
@@ -67,25 +54,16 @@ def full_export(tiny_model, one_device_mesh, tmp_path_factory):
   return result, _export(root / "ft", root / "out") / "model"
 
 
-def _transformers_reference(folder: pathlib.Path, texts) -> list[dict]:
-  if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
-    pytest.skip("needs the `peer` extra (torch, transformers); .ci/run installs it and checks that it imports")
-  done = subprocess.run([sys.executable, "-m", "tests.peer_reference", str(folder)], input=json.dumps(texts),
-                        capture_output=True, text=True, check=False, cwd=pathlib.Path(__file__).parent.parent)
-  assert done.returncode == 0, done.stderr[-3000:]
-  return json.loads(done.stdout)
-
-
 def test_transformers_loads_the_export_with_our_log_probs_and_ids(tiny_model, full_export):
   result, folder = full_export
   base_differs, longest = False, 0
-  for text, theirs in zip(TEXTS, _transformers_reference(folder, TEXTS), strict=True):
+  for text, theirs in zip(TEXTS, hf_peer.transformers_reference(folder, TEXTS), strict=True):
     assert theirs["model"] == "Gemma3ForCausalLM"
     ids = tiny_model.tokenizer.encode(text, add_bos=True)
     assert theirs["ids"] == ids, text
-    ours = _our_log_probs(tiny_model, result.params, ids)
+    ours = hf_peer.our_log_probs(tiny_model, result.params, ids)
     np.testing.assert_allclose(np.asarray(theirs["log_probs"]), ours, atol=1e-4, rtol=0)
-    base_differs |= np.abs(_our_log_probs(tiny_model, tiny_model.params, ids) - ours).max() > 1e-3
+    base_differs |= np.abs(hf_peer.our_log_probs(tiny_model, tiny_model.params, ids) - ours).max() > 1e-3
     longest = max(longest, len(ids))
   assert base_differs  # The export is the fine-tuned model, not the base.
   assert longest > 2 * tiny_model.model.config.sliding_window_size  # Local layers really slide.
@@ -102,11 +80,23 @@ def test_import_round_trip_is_bit_identical(full_export):
   assert reloaded.tokenizer.encode(TEXTS[0]) == loading.load_model({"name": "tiny"}).tokenizer.encode(TEXTS[0])
 
 
-def test_lora_adapters_alone_add_up_to_the_merged_export(tiny_model, one_device_mesh, tmp_path):
+@pytest.fixture(scope="module")
+def lora_export(tiny_model, one_device_mesh, tmp_path_factory):
+  """A LoRA run exported merged and alone, and the base model exported, as PEFT applies adapters to it."""
+  root = tmp_path_factory.mktemp("export_lora")
+  result = _finetune(tiny_model, one_device_mesh, root / "ft", lora_rank=2, steps=2)
+  config = export_config.get_config(str(root / "ft"))
+  config.what = "both"
+  export.run(config, root / "out")  # The job itself (main's workdir handling is full_export's).
+  out = root / "out"
+  export.write_model(root / "base", tiny_model.params, tiny_model, "float32")
+  return result, out, root / "base"
+
+
+def test_lora_adapters_alone_add_up_to_the_merged_export(tiny_model, lora_export):
   from safetensors.numpy import load_file  # pylint: disable=g-import-not-at-top
 
-  result = _finetune(tiny_model, one_device_mesh, tmp_path / "ft", lora_rank=2, steps=2)
-  out = _export(tmp_path / "ft", tmp_path / "out", what="both")
+  result, out, _ = lora_export
   merged = load_file(str(out / "model" / hf_gemma3.WEIGHTS))
   adapters = load_file(str(out / "adapters" / "adapter_model.safetensors"))
   base = hf_gemma3.hf_tensors(tiny_model.params, tiny_model.model.config.num_layers, np.float32)
@@ -123,3 +113,16 @@ def test_lora_adapters_alone_add_up_to_the_merged_export(tiny_model, one_device_
   assert adapted == 7 * tiny_model.model.config.num_layers  # q, k, v, o, gate, up, down of every layer.
   np.testing.assert_array_equal(merged["model.embed_tokens.weight"],
                                 np.asarray(result.params["embedder"]["input_embedding"]))
+
+
+def test_peft_puts_our_adapters_on_the_base_model_with_our_merged_log_probs(tiny_model, lora_export):
+  result, out, base = lora_export
+  theirs_all = hf_peer.transformers_reference(base, TEXTS, "--adapters", str(out / "adapters"))
+  adapted = False
+  for text, theirs in zip(TEXTS, theirs_all, strict=True):
+    ids = tiny_model.tokenizer.encode(text, add_bos=True)
+    assert theirs["model"] == "Gemma3ForCausalLM" and theirs["ids"] == ids
+    ours = hf_peer.our_log_probs(tiny_model, result.params, ids)  # LoRA merged into the base.
+    np.testing.assert_allclose(np.asarray(theirs["log_probs"]), ours, atol=1e-4, rtol=0)
+    adapted |= np.abs(hf_peer.our_log_probs(tiny_model, tiny_model.params, ids) - ours).max() > 1e-3
+  assert adapted  # The adapters change the model by more than the tolerance.
