@@ -7,6 +7,7 @@ bucket (no GCS here, and Orbax's tensorstore would need one).
 """
 
 import json
+import logging
 import pathlib
 import re
 import time
@@ -66,11 +67,12 @@ def test_paths_keep_a_bucket_a_bucket():
 
 
 @pytest.mark.slow
-def test_every_job_writes_through_an_epath_workdir(tmp_path):
+def test_every_job_writes_through_an_epath_workdir(tmp_path, caplog):
   workdir = epath.Path(tmp_path / "experiment")  # The type a gs:// workdir has.
   config = test_experiment.tiny_experiment_config()
   config.seeds = (0,)
-  assert main.run(config, workdir) == workdir
+  with caplog.at_level(logging.INFO):  # In process, as `python -m icl_ft_jax.main` logs: INFO reaches log.txt.
+    assert main.run(config, workdir) == workdir
   written = {str(p.relative_to(tmp_path / "experiment")) for p in (tmp_path / "experiment").rglob("*") if p.is_file()}
   for name in ["config.json", "log.txt", "results.json", "results.csv", "result_identities.json",
                "plots/simple_reversals.png", "predictions/icl-seed0.jsonl", "predictions/ft+oracle-seed0.jsonl",
