@@ -33,6 +33,9 @@ MODULES: dict[str, str] = {
 OracleStatement = tuple[str, str]
 
 
+REMAT_FROM_LENGTH = 512  # Row length from which a family's FT rematerialises its blocks by default.
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Schedule:
   """How the FT baseline trains on the family (the study: 200-1000 steps by dataset size)."""
@@ -41,9 +44,12 @@ class Schedule:
   study_steps: int  # At the "study" preset.
   max_length: int  # Tokens per document (or sentence); a longer one is an error, never truncated.
   sentence_split: str  # The FT baseline's: "none", "independent" or "cumulative".
-  # Rematerialise the blocks in the backward pass (`train.remat_blocks`): rows this long otherwise hold
-  # every block's activations (process knowledge at 8 x 560 tokens outgrew a 23 GiB CPU host).
-  remat_blocks: bool = False
+
+  @property
+  def remat_blocks(self) -> bool:
+    """Rematerialise the blocks in the backward pass (`train.remat_blocks`) by default: rows this long
+    otherwise hold every block's activations (process knowledge at 8 x 560 tokens outgrew a 23 GiB CPU host)."""
+    return self.max_length >= REMAT_FROM_LENGTH
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -20,8 +20,7 @@ FAMILY = families.Family(
     presets={"study": {}, "cpu": {"num_primitives": 4, "statements_per_rule": 2, "num_worked_examples": 36,
                                   "num_compositional_questions": 40, "num_in_distribution_questions": 40}},
     # Worked examples stay whole (a derivation split into sentences loses its steps); up to 560 tokens.
-    schedule=families.Schedule(cpu_steps=60, study_steps=500, max_length=640, sentence_split="none",
-                               remat_blocks=True),
+    schedule=families.Schedule(cpu_steps=60, study_steps=500, max_length=640, sentence_split="none"),
     inference_splits=("compositional", "in_distribution"),
     checker=checker,
     oracle=oracle,
