@@ -28,6 +28,18 @@ find_python() {
   return 1
 }
 
+# Fail before pip does, with the reason: the `peer` extra alone unpacks to about 5.5 GB (PyPI's torch for
+# Linux x86_64 is a CUDA build), and pip needs room for the downloaded wheels beside it.
+need_gb=3 installed_check="import jax"
+case ",$extras," in *,peer,*) need_gb=12 installed_check="import jax, torch" ;; esac
+# A rerun over a venv that already has the heavy packages needs little room.
+if [ -x .venv/bin/python ] && .venv/bin/python -c "$installed_check" >/dev/null 2>&1; then need_gb=1; fi
+free_gb=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "${free_gb:-0}" -lt "$need_gb" ]; then
+  echo "error: ${free_gb} GB free on $(df -P . | awk 'NR==2 {print $6}'), and installing '${extras:-the project}' needs about ${need_gb} GB; free some space and rerun." >&2
+  exit 1
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python="$(find_python)"
   echo "Creating .venv with $("$python" --version)"
