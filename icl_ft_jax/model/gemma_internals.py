@@ -1,8 +1,9 @@
 """Every private piece of the gemma library we rely on, reached only here.
 
-gemma has no public API for what we need in four places: running the blocks without the
+gemma has no public API for what we need in five places: running the blocks without the
 262k-way unembedding (`Transformer._encode_and_get_inputs`, `._apply_attention`, and for a
-rematerialised copy of its loop `Block.__call__`); the same
+rematerialised copy of its loop `Block.__call__`); attention after a shared context without a
+per-row cache (`Attention.__call__` replaced, with gemma's `apply_rope` and `K_MASK`); the same
 under LoRA (`gm.nn._lora._replace_by_lora`); merging LoRA adapters into the weights
 (`gemma.peft._einsum_utils`); and starting gemma's decoding loop from our own prefilled
 cache (`gm.text._sampler_loop`). Each is listed in `INTERNALS` with the keyword arguments we
@@ -43,6 +44,12 @@ ENCODE_INPUTS = Internal("gemma.gm.nn._transformer", "Transformer._encode_and_ge
 APPLY_BLOCKS = Internal("gemma.gm.nn._transformer", "Transformer._apply_attention", ("inputs", "cache"))
 # Our rematerialised copy of `_apply_attention`'s loop calls each block itself.
 BLOCK_CALL = Internal("gemma.gm.nn._modules", "Block.__call__", ("x", "segment_pos", "cache", "attn_mask"))
+# Attention after a shared context without per-row cache copies (`shared_context.py`) replaces this
+# method for its layers, with gemma's RoPE and masked-logit value.
+ATTENTION_CALL = Internal("gemma.gm.nn._modules", "Attention.__call__", ("x", "segment_pos", "cache", "attn_mask"))
+APPLY_ROPE = Internal("gemma.gm.math._positional_embeddings", "apply_rope",
+                      ("inputs", "positions", "base_frequency", "scale_factor"))
+MASKED_LOGIT = Internal("gemma.gm.nn._modules", "K_MASK")
 REPLACE_BY_LORA = Internal("gemma.gm.nn._lora", "_replace_by_lora", ("rank", "dtype", "verbose"))
 LORA_EINSUM = Internal("gemma.gm.nn._lora", "_LoRAEinsum")
 LORA_EINSUM_STR = Internal("gemma.peft._einsum_utils", "get_lora_einsum_str_and_shapes",
@@ -54,8 +61,8 @@ SAMPLING_STATE = Internal("gemma.gm.text._sampler_loop", "SamplingState",
                           ("step", "done", "last_token", "last_token_pos", "predicted_tokens", "cache", "rng",
                            "init_cache_length", "full_attention_mask"))
 
-INTERNALS = (ENCODE_INPUTS, APPLY_BLOCKS, BLOCK_CALL, REPLACE_BY_LORA, LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR,
-             SAMPLER_LOOP, SAMPLING_STATE)
+INTERNALS = (ENCODE_INPUTS, APPLY_BLOCKS, BLOCK_CALL, ATTENTION_CALL, APPLY_ROPE, MASKED_LOGIT, REPLACE_BY_LORA,
+             LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR, SAMPLER_LOOP, SAMPLING_STATE)
 
 # Flax names each adapter scope after gemma's private `_LoRAEinsum` class: `_LoRAEinsum_<weight>`
 # for the MLP's shared-scope Einsums, `_LoRAEinsum_0` for the attention ones.
@@ -122,6 +129,29 @@ def apply_blocks_rematerialised(transformer, inputs):
   for block in transformer.blocks:
     x = run(block, x, inputs.positions, inputs.attention_mask)
   return transformer.final_norm(x)
+
+
+def attention_class():
+  """gemma's attention module, whose `__call__` `shared_context` replaces for rows after a context."""
+  resolve(ATTENTION_CALL)
+  return importlib.import_module(ATTENTION_CALL.module).Attention
+
+
+def local_attention_type():
+  """gemma's sliding-window attention type (public)."""
+  from gemma import gm  # pylint: disable=g-import-not-at-top
+
+  return gm.nn.config.AttentionType.LOCAL_SLIDING
+
+
+def rope():
+  """gemma's `apply_rope(inputs, positions, *, base_frequency, scale_factor)`."""
+  return resolve(APPLY_ROPE)
+
+
+def masked_logit() -> float:
+  """The logit gemma gives a masked key (a large negative number, not -inf: a row of padding stays finite)."""
+  return float(resolve(MASKED_LOGIT))
 
 
 def lora_replacer(rank: int, dtype):

@@ -9,8 +9,9 @@ positions only. A choice's score does not depend on its row mates or padding.
 
 With a shared `context` (in-context learning), the context is run through the
 model once into a KV cache, and every packed row is scored as a suffix against
-that cache: the cost grows with the questions' tokens, not with the number of
-choices times the context length.
+that cache (`model/shared_context.py`: one copy of it for all rows, and local
+layers read only its last window): the cost grows with the questions' tokens,
+not with the number of choices times the context length.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from icl_ft_jax import progress as progress_lib, shapes, sharding as sharding_lib
 from icl_ft_jax.errors import UserError
-from icl_ft_jax.model import forward, kv_cache
+from icl_ft_jax.model import forward, kv_cache, shared_context
 from icl_ft_jax.scoring import packing
 from icl_ft_jax.scoring.records import ChoiceScore, MCItem, QuestionScore
 from icl_ft_jax.scoring.tokenize import encode_pair
@@ -62,6 +63,7 @@ class Scorer:
     self._score_packed = jax.jit(self._score_packed_impl, out_shardings=self._replicated)
     self._prefiller = kv_cache.Prefiller(model, mesh, max_sequence_length=max_sequence_length,
                                          chunk=prefill_chunk, length_buckets=self.length_buckets)
+    self._context_layers = jax.jit(shared_context.context_layers, static_argnums=1, out_shardings=self._replicated)
     self._score_suffix = jax.jit(self._score_suffix_impl, out_shardings=self._replicated)
 
   # ------------------------------------------------------------------ public API
@@ -85,9 +87,10 @@ class Scorer:
     packs = packing.pack(self._trees(pairs), self.pack_length)
     if context_ids is not None and use_cache:
       longest = max(p.length for p in packs)
-      context = self._prefiller(self.params, context_ids, self._bucket(longest, "packed row"))
-      run = lambda layout: self._score_suffix(self.params, context.cache, np.int32(context.length),
-                                              *self._device_arrays(layout))
+      prefilled = self._prefiller(self.params, context_ids, self._bucket(longest, "packed row"))
+      context = self._context_layers(prefilled.cache, prefilled.length)
+      del prefilled  # The layers keep only the context's own slots.
+      run = lambda layout: self._score_suffix(self.params, context, *self._device_arrays(layout))
     else:
       run = lambda layout: self._score_packed(self.params, *self._device_arrays(layout))
     sums: dict[tuple[int, int], float] = {}
@@ -153,20 +156,10 @@ class Scorer:
     hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions, attention_mask=attention)
     return forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
 
-  def _score_suffix_impl(self, params, cache, context_length, tokens, positions, tree, branch, gather, targets,
-                         mask):
-    """Packed rows after the cached context: every row sees the whole context, then its own tree."""
-    batch, length = tokens.shape
-    cache = kv_cache.expand(cache, context_length, batch, self.batch_sharding)
-    cache_size = kv_cache.cache_length(cache)
-    in_row = tree_attention_mask(tree, branch)  # [B, L, L]
-    key = jnp.arange(cache_size)
-    # Cache slot context_length + k holds row token k.
-    row_part = jnp.take(in_row, jnp.clip(key - context_length, 0, length - 1), axis=2)
-    in_suffix = (key >= context_length) & (key < context_length + length)
-    attention = jnp.where(in_suffix[None, None], row_part, (key < context_length)[None, None])
-    hidden, _ = forward.hidden_states(self.model, params, tokens, positions=positions + context_length,
-                                      attention_mask=attention, cache=cache)
+  def _score_suffix_impl(self, params, context, tokens, positions, tree, branch, gather, targets, mask):
+    """Packed rows after the context (`shared_context`): every row sees the whole context, then its own tree."""
+    hidden = shared_context.hidden_states(self.model, params, tokens, positions=positions + context["layer_0"].length,
+                                          row_mask=tree_attention_mask(tree, branch), context=context)
     return forward.target_logprobs(self.model, params, hidden, gather, targets, mask)
 
 

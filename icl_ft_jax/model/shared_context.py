@@ -1,0 +1,131 @@
+"""Rows after one shared context, attending to its keys and values without copying them per row.
+
+gemma's attention with a KV cache writes each row's keys into that row's own cache, so scoring B rows
+after a context would first copy the context's cache B times, and then score every cache slot in
+every layer: local layers too, though their window sees only the last `sliding_window_size` of them.
+Here each attention layer splits its keys in two: the context's (one copy, `[S, K, H]`, shared by
+every row through the einsum) and the row's own. A local layer keeps only the context's last
+`sliding_window_size` slots, the only ones a row after the context can see. One softmax spans both
+parts, so the result is gemma's attention over the concatenated keys (`tests/scoring/test_scorer.py`
+compares against the context run in full); only the cost changes.
+
+It runs gemma's own embedding, blocks, norms and MLPs; the one replaced method is
+`Attention.__call__`, and only for layers handed a `ContextLayer` (flax's `intercept_methods`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from icl_ft_jax import shapes
+from icl_ft_jax.model import gemma_internals
+
+CONTEXT_SLOTS_MULTIPLE = 128  # Context slots kept: its length rounded up to this (a few compiled shapes).
+
+
+@flax.struct.dataclass
+class ContextLayer:
+  """One layer's keys and values of the context (no batch axis): what every row attends to first."""
+
+  k: jax.Array  # [S, K, H]
+  v: jax.Array  # [S, K, H]
+  positions: jax.Array  # [S]
+  real: jax.Array  # [S] bool: the slot holds a context token (not padding).
+  length: jax.Array  # Scalar: the context's tokens.
+
+
+def context_layers(cache: dict, length: int) -> dict[str, ContextLayer]:
+  """Per layer, the first slots of a batch-1 gemma cache holding a `length`-token context."""
+  slots = min(shapes.round_up(length, CONTEXT_SLOTS_MULTIPLE), cache["layer_0"]["k"].shape[1])
+  real = jnp.arange(slots) < length
+  return {name: ContextLayer(k=layer["k"][0, :slots], v=layer["v"][0, :slots], positions=layer["positions"][0, :slots],
+                             real=real, length=jnp.int32(length))
+          for name, layer in cache.items()}
+
+
+def hidden_states(model, params, tokens, *, positions, row_mask, context: dict[str, ContextLayer]):
+  """Final-norm hidden states `[B, L, D]` of rows that follow the context.
+
+  Args:
+    tokens: `[B, L]` row tokens.
+    positions: `[B, L]` their absolute positions (the context's length onwards).
+    row_mask: `[B, L, L]` which row tokens each row token sees (the context is always seen).
+    context: `context_layers(...)` of the context's cache.
+  """
+  return model.apply({"params": params}, tokens, positions, row_mask, context, method=_hidden)
+
+
+def _hidden(module, tokens, positions, row_mask, context):
+  inputs = gemma_internals.encode_inputs(module, tokens, positions, row_mask)
+  with nn.intercept_methods(_attend_after_context):
+    x, _ = gemma_internals.apply_blocks(module, inputs, context)
+  return x
+
+
+def _attend_after_context(next_fun, args, kwargs, interception):
+  if (interception.method_name == "__call__" and isinstance(interception.module, gemma_internals.attention_class())
+      and len(args) == 4 and isinstance(args[2], ContextLayer)):
+    return args[2], _attention(interception.module, *args)
+  return next_fun(*args, **kwargs)
+
+
+def _sliding(query_positions, key_positions, window: int):
+  """gemma's `create_sliding_mask`: `[B, T, S]` for query `[B, T]` and key `[B or 1, S]` positions."""
+  query, key = query_positions[..., :, None], key_positions[..., None, :]
+  return (key > query - window) & (key < query + window)
+
+
+def _window(layer: ContextLayer, window: int) -> ContextLayer:
+  """The context's last `window` slots: a row after the context sees no earlier one in a local layer."""
+  if layer.k.shape[0] <= window:
+    return layer
+  start = jnp.clip(layer.length - window, 0, layer.k.shape[0] - window)
+  take = lambda x: jax.lax.dynamic_slice_in_dim(x, start, window, axis=0)
+  return dataclasses.replace(layer, k=take(layer.k), v=take(layer.v), positions=take(layer.positions),
+                             real=take(layer.real))
+
+
+def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
+  """gemma's `Attention.__call__` (same projections, norms, RoPE, soft-cap, masks and softmax) over the
+  context's keys followed by the row's own."""
+  rope = gemma_internals.rope()
+  if attn.use_qkv_einsum:
+    query, key, value = attn.qkv_einsum("BTD,SNDH->SBTNH", x)
+  else:
+    query = attn.q_einsum("BTD,NDH->BTNH", x)
+    key, value = attn.kv_einsum("BSD,CKDH->CBSKH", x)
+  if attn.use_qk_norm:
+    query, key = attn._query_norm(query), attn._key_norm(key)  # pylint: disable=protected-access
+  rope_args = dict(base_frequency=attn.rope_base_frequency, scale_factor=attn.rope_scale_factor)
+  query = rope(query, segment_pos, **rope_args) * attn.query_pre_attn_scalar
+  key = rope(key, segment_pos, **rope_args)
+
+  local = attn.attn_type == gemma_internals.local_attention_type()
+  if local:
+    layer = _window(layer, attn.sliding_window_size)
+  batch, length, num_heads, head_dim = query.shape
+  kv_heads = key.shape[2]
+  query = query.reshape(batch, length, kv_heads, num_heads // kv_heads, head_dim)
+  logits = jnp.concatenate([jnp.einsum("BTKGH,SKH->BTKGS", query, layer.k),
+                            jnp.einsum("BTKGH,BSKH->BTKGS", query, key)], axis=-1)
+  if attn.attn_logits_soft_cap is not None:
+    logits = jnp.tanh(logits / attn.attn_logits_soft_cap) * attn.attn_logits_soft_cap
+
+  context_mask = jnp.broadcast_to(layer.real, (batch, length, layer.k.shape[0]))
+  row_mask = row_mask.astype(bool)
+  if local:
+    context_mask &= _sliding(segment_pos, layer.positions[None], attn.sliding_window_size)
+    row_mask &= _sliding(segment_pos, segment_pos, attn.sliding_window_size)
+  mask = jnp.concatenate([context_mask, row_mask], axis=-1)
+  logits = jnp.where(mask[:, :, None, None, :], logits, gemma_internals.masked_logit())
+  probs = jax.nn.softmax(logits, axis=-1).astype(key.dtype)
+
+  slots = layer.k.shape[0]
+  encoded = (jnp.einsum("BTKGS,SKH->BTKGH", probs[..., :slots], layer.v)
+             + jnp.einsum("BTKGS,BSKH->BTKGH", probs[..., slots:], value))
+  return attn.attn_vec_einsum("BTNH,NHD->BTD", encoded.reshape(batch, length, num_heads, head_dim))
