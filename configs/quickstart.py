@@ -39,7 +39,7 @@ def get_config(arg: str | None = None) -> config_dict.ConfigDict:
   config.scoring.splits = ("forward", "reversal")
   config.scoring.max_questions = 0  # Every question: 100 per split.
   config.scoring.batch_size = 4  # Packed rows per step on one CPU device.
-  config.scoring.context_batch_size = 1  # One copy of the 5.8k-token context's KV cache.
+  config.scoring.context_batch_size = 1  # Packed rows per step after the 5.8k-token context (each attends to all of it).
   # 8 documents of ~21 tokens per step, packed into 2 rows (4 documents always fit in 112 tokens).
   config.data.batch_size = 8
   config.data.rows_per_batch = 2

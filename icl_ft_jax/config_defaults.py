@@ -125,7 +125,7 @@ def scoring() -> config_dict.ConfigDict:
       # prompt); a multiple of the mesh's batch split (8 suits a host of 8 devices; see the quickstart
       # for one CPU device).
       "batch_size": 8,
-      "context_batch_size": 8,  # With a shared context (its KV cache is copied per packed row).
+      "context_batch_size": 8,  # Packed rows per step after a shared context (all share one copy of its cache).
       "prefill_chunk": 1024,
       "max_questions": 0,  # Per split; 0 = all.
       "splits": (),  # Empty = all of the dataset's splits.
