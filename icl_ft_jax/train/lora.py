@@ -32,20 +32,27 @@ def lora_model(model, rank: int):
   return gm.nn.LoRA(rank=rank, model=model, dtype=model.dtype)
 
 
-def init_adapters(wrapped, seed: int, out_shardings=None):
-  """Fresh adapters (a: kaiming-uniform, b: zero, so training starts at the base model)."""
+def _adapters(wrapped, key):
+  """The wrapped model's adapters, initialised by tracing its blocks under the LoRA interceptor.
+
+  Not through `wrapped.init(key, tokens)`: that calls gemma's `Transformer.__call__`, jitted with
+  `nn.jit`, whose trace cache is keyed on the base module and the arguments, not on the
+  interceptor. A second LoRA of another rank on the same model then reused the first trace and
+  got the first rank's adapters (then failed in the forward, which traces the blocks).
+  """
   from gemma import peft  # pylint: disable=g-import-not-at-top
 
-  def init(key):
-    return peft.split_params(wrapped.init(key, _probe_tokens())["params"]).lora  # Base init is dead code.
+  params = wrapped.init(key, _probe_tokens(), None, None, False, method=_hidden_with_adapters)["params"]
+  return peft.split_params(params).lora  # Base init is dead code.
 
-  return jax.jit(init, out_shardings=out_shardings)(jax.random.key(seed))
+
+def init_adapters(wrapped, seed: int, out_shardings=None):
+  """Fresh adapters (a: kaiming-uniform, b: zero, so training starts at the base model)."""
+  return jax.jit(lambda key: _adapters(wrapped, key), out_shardings=out_shardings)(jax.random.key(seed))
 
 
 def abstract_adapters(wrapped):
-  from gemma import peft  # pylint: disable=g-import-not-at-top
-
-  return jax.eval_shape(lambda: peft.split_params(wrapped.init(jax.random.key(0), _probe_tokens())["params"]).lora)
+  return jax.eval_shape(lambda: _adapters(wrapped, jax.random.key(0)))
 
 
 def combine(base_params, adapters):

@@ -48,6 +48,30 @@ def test_only_adapters_train_and_merge_matches(tiny_model, one_device_mesh):
   assert np.abs(np.asarray(merged_logits - base_logits)).max() > 1e-3
 
 
+def test_two_ranks_on_one_model_each_get_their_own_adapters(tiny_model, one_device_mesh):
+  # gemma's nn.jit on Transformer.__call__ caches its trace per module, not per LoRA rank: the
+  # adapters of a second rank on the same model used to be the first rank's, and its step failed.
+  for rank in (2, 4):
+    cfg = helpers.config(lora_rank=rank, steps=1)
+    run = trainer.prepare(tiny_model, cfg, mesh=one_device_mesh)
+    state = run.initial_state(tiny_model.params)
+    adapters = list(_lora_nodes(state.params))
+    assert len(adapters) == 5 * tiny_model.model.config.num_layers, rank
+    assert {(node["a"].shape[-1], node["b"].shape[0]) for node in adapters} == {(rank, rank)}
+    _, metrics = run.train_step(state, run.frozen, jax.device_put(helpers.batches(tiny_model, cfg)(0),
+                                                                  run.shardings.batch))
+    assert np.isfinite(float(metrics["loss"])), rank
+
+
+def _lora_nodes(tree):
+  """The `{a, b}` of every adapter in a params tree."""
+  for key, child in tree.items():
+    if key == "lora":
+      yield child
+    elif isinstance(child, dict):
+      yield from _lora_nodes(child)
+
+
 def test_einsums_are_found_after_the_model_was_traced(tiny_model):
   # gemma's nn.jit on Transformer.__call__ caches its trace per module: an earlier call with the
   # same shapes used to hide every Einsum from the interceptor, and the merge returned the base.
