@@ -61,16 +61,21 @@ def timed(fn, warm_up, repeats: int) -> tuple[float, object]:
   return statistics.median(times), result
 
 
-def workload(tokenizer, context_tokens: int):
+def workload(tokenizer, context_tokens: int, num_questions: int = 20):
   dataset = families.build_dataset({"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3})
   documents, context = [d.text for d in dataset.documents], ""
   for text in documents:
     if len(tokenizer.encode(context + text + "\n\n")) > context_tokens:
       break
     context += text + "\n\n"
-  questions = dataset.splits["reversal"][:20]
+  questions = dataset.splits["reversal"][:num_questions]
   items = [MCItem(prompt=q.prompt, choices=q.choices) for q in questions]
   return context, items
+
+
+def prefixed_items(context: str, items: list[MCItem], prefix_chars: int = 400) -> list[MCItem]:
+  """The items after the context's first characters: ~110-token rows, where the unembedding of every position shows."""
+  return [MCItem(prompt=context[:prefix_chars] + it.prompt, choices=it.choices) for it in items]
 
 
 def main() -> None:
@@ -88,8 +93,7 @@ def main() -> None:
   ours = Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **scorer_options)
   baseline = FullLogitsScorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **scorer_options)
   num_context_tokens = len(ours.encode_context(context))
-  # Longer prompts for the unembedding comparison: the context's first sentences + the question.
-  long_items = [MCItem(prompt=context[:400] + it.prompt, choices=it.choices) for it in items]
+  long_items = prefixed_items(context, items)  # Longer prompts for the unembedding comparison.
 
   def compare(ours_label, baseline_label, ours_score, baseline_score, workload_items, **kwargs):
     """Times both sides on the same items and checks they agree."""
