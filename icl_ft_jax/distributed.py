@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import jax
+
+from icl_ft_jax.errors import UserError
+
+T = TypeVar("T")
 
 _ENV = "ICL_FT_JAX_DISTRIBUTED"
 
@@ -53,3 +59,27 @@ def primary_flags(flags: list[bool]) -> list[bool]:
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
 
   return [bool(x) for x in multihost_utils.broadcast_one_to_all(np.asarray(flags, dtype=bool))]
+
+
+def primary_writes(write: Callable[[], T], what: str) -> T | None:
+  """Process 0 runs `write` while the others wait for it; returns its result there, None elsewhere.
+
+  For files only process 0 writes, from data every process holds. No process leaves first: one that
+  exited would wait in JAX's shutdown barrier, which fails every process after a few minutes of a
+  long write. If `write` fails, process 0 raises its error and the others a one-line error naming
+  `what`, instead of waiting.
+  """
+  if jax.process_count() == 1:
+    return write()
+  result, error = None, None
+  if is_primary():
+    try:
+      result = write()
+    except BaseException as e:  # pylint: disable=broad-except  # Re-raised below, once the others know.
+      error = e
+  written, = primary_flags([error is None])
+  if error is not None:
+    raise error
+  if not written:
+    raise UserError(f"Process 0 failed while writing {what}; its own output says why.")
+  return result

@@ -221,6 +221,17 @@ def to_host(array: jax.Array) -> np.ndarray:
   return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
+def process_share(tree) -> tuple[int, int]:
+  """(bytes of `tree` on this process's devices, each distinct piece once; the tree's bytes): how much of a
+  sharded tree this host holds."""
+  held = total = 0
+  for array in jax.tree.leaves(tree):
+    total += array.nbytes
+    pieces = {tuple((s.start, s.stop) for s in shard.index): shard.data.nbytes for shard in array.addressable_shards}
+    held += sum(pieces.values())
+  return held, total
+
+
 def check_sharded_as(tree, shardings) -> None:
   """Raises if any array in `tree` is not laid out as `shardings` asks."""
   mismatches = []

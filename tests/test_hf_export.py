@@ -10,7 +10,6 @@ them on the exported base model with our merged model's log-probs.
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
 import jax
@@ -21,23 +20,12 @@ from configs import export as export_config
 from icl_ft_jax import main
 from icl_ft_jax.jobs import export
 from icl_ft_jax.model import hf_gemma3, loading
-from icl_ft_jax.train import trainer
 
 from tests import hf_peer
 from tests.hf_peer import TEXTS
 from tests.train import helpers
 
 pytestmark = pytest.mark.slow  # Two fine-tuning compiles of the tiny model, and transformers in a subprocess.
-
-
-def _finetune(model, mesh, workdir: pathlib.Path, **config) -> trainer.FinetuneResult:
-  """A few steps of fine-tuning into `workdir`, with the identity the jobs record."""
-  cfg = helpers.config(**config)
-  identity = {"model": {"name": "tiny", "dtype": "float32"}, "data": dataclasses.asdict(cfg.data),
-              "tuning": dataclasses.asdict(cfg.tuning), "optimizer": dataclasses.asdict(cfg.optimizer),
-              "steps": cfg.loop.steps, "seed": cfg.seed}
-  return trainer.finetune(model, helpers.documents(), cfg, mesh=mesh, workdir=workdir, identity=identity,
-                          progress=False)
 
 
 def _export(run: pathlib.Path, workdir: pathlib.Path, **overrides) -> pathlib.Path:
@@ -50,7 +38,7 @@ def _export(run: pathlib.Path, workdir: pathlib.Path, **overrides) -> pathlib.Pa
 @pytest.fixture(scope="module")
 def full_export(tiny_model, one_device_mesh, tmp_path_factory):
   root = tmp_path_factory.mktemp("export_full")
-  result = _finetune(tiny_model, one_device_mesh, root / "ft", steps=3)
+  result = helpers.finetune_run(tiny_model, one_device_mesh, root / "ft", steps=3)
   return result, _export(root / "ft", root / "out") / "model"
 
 
@@ -84,7 +72,7 @@ def test_import_round_trip_is_bit_identical(full_export):
 def lora_export(tiny_model, one_device_mesh, tmp_path_factory):
   """A LoRA run exported merged and alone, and the base model exported, as PEFT applies adapters to it."""
   root = tmp_path_factory.mktemp("export_lora")
-  result = _finetune(tiny_model, one_device_mesh, root / "ft", lora_rank=2, steps=2)
+  result = helpers.finetune_run(tiny_model, one_device_mesh, root / "ft", lora_rank=2, steps=2)
   config = export_config.get_config(str(root / "ft"))
   config.what = "both"
   export.run(config, root / "out")  # The job itself (main's workdir handling is full_export's).

@@ -73,10 +73,8 @@ def write_adapters(folder: pathlib.Path, run: finetuned.Finetuned, dtype: str) -
   hf_gemma3.write_adapters(folder, tensors, rank)
 
 
-def run(config, workdir: pathlib.Path) -> None:
-  fine_tuned = finetuned.load(config.run, step=config.step or None)
-  if not distributed.is_primary():
-    return
+def write(config, workdir: pathlib.Path, fine_tuned: finetuned.Finetuned) -> list[str]:
+  """The export's folders under `workdir`; returns a line for each, saying how to load it."""
   written = []
   with storage.staged(workdir) as out:  # safetensors writes local files: a gs:// workdir gets a copy.
     if config.what in ("model", "both"):
@@ -88,4 +86,13 @@ def run(config, workdir: pathlib.Path) -> None:
     if config.what in ("adapters", "both"):
       write_adapters(out / "adapters", fine_tuned, config.dtype)
       written.append(f"LoRA adapters (PEFT, step {fine_tuned.step}): {workdir / 'adapters'}")
-  print("\n".join(written))
+  return written
+
+
+def run(config, workdir: pathlib.Path) -> None:
+  # Every process restores its part of the checkpoint and takes part in gathering the whole; process 0
+  # alone writes the files (the others hold the same params and wait, so none exits mid-write).
+  fine_tuned = finetuned.load(config.run, step=config.step or None)
+  written = distributed.primary_writes(lambda: write(config, workdir, fine_tuned), f"the export to {workdir}")
+  if written:
+    print("\n".join(written))

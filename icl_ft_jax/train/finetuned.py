@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from typing import Any
 
@@ -61,15 +62,24 @@ def finetune_config(identity: dict) -> trainer.FinetuneConfig:
 
 
 def load(folder: str | os.PathLike, *, step: int | None = None) -> Finetuned:
-  """The run's checkpoint of `step` (default the latest), on one device, then on the host (a folder or gs://)."""
+  """The run's checkpoint of `step` (default the latest), on the host of every process (a folder or gs://).
+
+  Every process must call it (the restore and the gather are collectives). The checkpoint is
+  restored sharded over every device (FSDP), so a model larger than one chip exports, and on
+  several hosts each holds only its part until the params are gathered, one tensor at a time.
+  """
   folder = storage.path(folder)
   identity = read_identity(folder)
   config = finetune_config(identity)
-  loaded = loading.load_model(identity["model"], seed=config.seed)
-  mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
+  mesh = sharding.make_mesh({"fsdp": -1})
+  loaded = loading.load_model(identity["model"], mesh=mesh, seed=config.seed)
   run = trainer.prepare(loaded, config, mesh=mesh)
   step, state = checkpointing.restore_read_only(
       folder / "checkpoints", checkpointing.abstract_with_shardings(run.abstract_state, run.shardings.state), step)
-  params = jax.device_get(run.export(state.params, run.frozen))
-  adapters = jax.device_get(state.params) if config.tuning.lora_rank else None
+  sharded = run.export(state.params, run.frozen)
+  held, total = sharding.process_share(sharded)
+  logging.info("Restored step %d of %s over %d devices: this process holds %.1f of %.1f MB of its params.", step,
+               folder, mesh.size, held / 1e6, total / 1e6)
+  params = jax.tree.map(sharding.to_host, sharded)
+  adapters = jax.tree.map(sharding.to_host, state.params) if config.tuning.lora_rank else None
   return Finetuned(loaded=loaded, step=step, params=params, adapters=adapters)

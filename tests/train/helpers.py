@@ -38,3 +38,13 @@ def config(*, steps: int = 4, batch_size: int = 8, lora_rank: int = 0, freeze_em
 
 def batches(loaded, cfg: trainer.FinetuneConfig, texts=FACTS) -> data_lib.Batches:
   return data_lib.Batches(data_lib.tokenize(loaded.tokenizer, documents(texts), cfg.data), cfg.data, cfg.seed)
+
+
+def finetune_run(loaded, mesh, workdir, **overrides) -> trainer.FinetuneResult:
+  """A few steps of fine-tuning the tiny model into `workdir`, with the identity the jobs record, so the
+  folder reads back as a run (`train.finetuned.load`, the export job)."""
+  cfg = config(**overrides)
+  identity = {"model": {"name": "tiny", "dtype": "float32"}, "data": dataclasses.asdict(cfg.data),
+              "tuning": dataclasses.asdict(cfg.tuning), "optimizer": dataclasses.asdict(cfg.optimizer),
+              "steps": cfg.loop.steps, "seed": cfg.seed}
+  return trainer.finetune(loaded, documents(), cfg, mesh=mesh, workdir=workdir, identity=identity, progress=False)
