@@ -204,8 +204,8 @@ def _timed(fn, repeats: int) -> tuple[list[float], object]:
   return times, result
 
 
-def run_ours(workload: Workload, repeats: int, logits_budget_mib: int | None) -> None:
-  """The project's train step on the embedded model (imports JAX)."""
+def run_ours(workload: Workload, repeats: int, logits_budget_mib: int | None, remat: bool = False) -> None:
+  """The project's train step on the embedded model (imports JAX); `remat` sets `train.remat_blocks`."""
   import train_step  # pylint: disable=g-import-not-at-top  # benchmarks/train_step.py; imports JAX.
   from icl_ft_jax import sharding  # pylint: disable=g-import-not-at-top
   from icl_ft_jax.model import loading  # pylint: disable=g-import-not-at-top
@@ -217,10 +217,12 @@ def run_ours(workload: Workload, repeats: int, logits_budget_mib: int | None) ->
   budget = defaults.loss_logits_budget_mib if logits_budget_mib is None else logits_budget_mib
   config = train_step.finetune_config(train_step.VARIANTS[workload.variant], workload.batch, workload.length,
                                       defaults.loss_chunk_length, budget)
+  config = dataclasses.replace(config, loop=dataclasses.replace(config.loop, remat_blocks=remat))
   chunk = loss.chunk_length_for((workload.batch, workload.length, loaded.config.num_embed),
                                 chunk_length=defaults.loss_chunk_length, budget_mib=budget)
   times, first_loss = train_step.CompiledStep.build(loaded, mesh, config, donate=True).run(repeats)
-  _report(times, first_loss, "full logits" if chunk is None else f"{chunk}-position chunks")
+  _report(times, first_loss, ("full logits" if chunk is None else f"{chunk}-position chunks")
+          + (", remat_blocks" if remat else ""))
 
 
 def hf_folder() -> pathlib.Path:
@@ -357,6 +359,8 @@ def main() -> None:
   parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"of {WORKLOADS}, comma-separated")
   parser.add_argument("--score_rows", type=int, default=80, help="score: (prompt, choice) rows of ~110 tokens")
   parser.add_argument("--side", choices=("ours", "hf", "convert"), help=argparse.SUPPRESS)  # A child's job.
+  parser.add_argument("--remat", action="store_true",
+                      help="ours with train.remat_blocks (recompute each block in the backward pass)")
   parser.add_argument("--score_file", type=pathlib.Path, help=argparse.SUPPRESS)  # Ours writes the rows' ids, HF reads.
   args = parser.parse_args()
   workloads = parse_workloads(args.workloads, args.rows, args.variants, args.score_rows)
@@ -369,7 +373,7 @@ def main() -> None:
       return run_ours_score(workloads[0], args.repeats, args.score_file)
     return run_hf_score(args.repeats, args.score_file)
   if args.side == "ours":
-    return run_ours(workloads[0], args.repeats, args.logits_budget_mib)
+    return run_ours(workloads[0], args.repeats, args.logits_budget_mib, args.remat)
   if args.side == "hf":
     return run_hf(workloads[0], args.repeats)
 
@@ -397,7 +401,7 @@ def main() -> None:
       shape = [f"--rows={workload.batch}x{workload.length}", f"--variants={workload.variant}",
                f"--repeats={args.repeats}"]
       budget = [] if args.logits_budget_mib is None else [f"--logits_budget_mib={args.logits_budget_mib}"]
-      ours = _child(["--side=ours", "--workloads=train", *shape, *budget])
+      ours = _child(["--side=ours", "--workloads=train", *shape, *budget, *(["--remat"] if args.remat else [])])
       hf = _child(["--side=hf", "--workloads=train", *shape])
       name, agreement = workload.name, f"warm-up loss {ours.first_loss:.4f} / {hf.first_loss:.4f}"
     print(f"{name}: ours {ours.median_s:.2f} s {ours.step_s} ({ours.note}), {ours.peak_rss_gib:.2f} GiB;"
