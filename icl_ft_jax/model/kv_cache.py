@@ -19,7 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from icl_ft_jax import shapes
 from icl_ft_jax.errors import UserError
-from icl_ft_jax.model import forward
+from icl_ft_jax.model import shared_context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,10 @@ class Prefiller:
 
   Long contexts are prefilled `chunk` tokens at a time, so attention memory stays
   `[chunk, cache]` instead of `[context, context]`; a shorter context is padded to the
-  smallest of `length_buckets` (a handful of compiled shapes).
+  smallest of `length_buckets` (a handful of compiled shapes). Each chunk attends to the
+  chunks before it as rows after a shared context do (`shared_context`): local layers read
+  only the last `sliding_window_size` slots before the chunk, so only the global layers'
+  cost grows with the context (gemma's cache path scores every slot in every layer).
   """
 
   def __init__(self, model, mesh: jax.sharding.Mesh, *, max_sequence_length: int = 32768, chunk: int = 1024,
@@ -76,15 +79,26 @@ class Prefiller:
     return ContextCache(cache=cache, length=length, cache_size=cache_size)
 
   def _prefill_impl(self, params, cache, tokens, start, length):
-    """Appends one chunk of the context (tokens at positions start...) to the cache."""
+    """Appends one chunk of the context (tokens at positions start...) to the cache.
+
+    The cache's slots before `start` are the chunk's context; the chunk's own tokens see
+    each other causally, and its padding (slots from `length` on) is never attended.
+    """
     chunk = tokens.shape[1]
-    query = start + jnp.arange(chunk)[:, None]
-    key = jnp.arange(cache_length(cache))[None, :]
-    mask = ((key <= query) & (key < length))[None]
+    slots = jnp.arange(cache_length(cache))
+    before = {name: shared_context.ContextLayer(k=layer["k"][0], v=layer["v"][0], positions=layer["positions"][0],
+                                                real=slots < start, length=start)
+              for name, layer in cache.items()}
+    query, key = jnp.arange(chunk)[:, None], jnp.arange(chunk)[None, :]
+    row_mask = ((key <= query) & (start + key < length))[None]
     positions = (start + jnp.arange(chunk))[None]
-    _, cache = forward.hidden_states(self.model, params, tokens, positions=positions, attention_mask=mask,
-                                     cache=cache)
-    return cache
+    rows = shared_context.row_keys_values(self.model, params, tokens, positions=positions, row_mask=row_mask,
+                                          context=before)
+    write = lambda old, new: jax.lax.dynamic_update_slice_in_dim(old, new.astype(old.dtype), start, axis=1)
+    return {name: {**layer, "k": write(layer["k"], rows[name].k), "v": write(layer["v"], rows[name].v),
+                   "positions": write(layer["positions"], positions),
+                   "end_index": layer["end_index"] + chunk}  # As gemma's cache path leaves it.
+            for name, layer in cache.items()}
 
 
 def cache_length(cache: dict) -> int:

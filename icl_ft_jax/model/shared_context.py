@@ -9,6 +9,10 @@ every row through the einsum) and the row's own. A local layer keeps only the co
 parts, so the result is gemma's attention over the concatenated keys (`tests/scoring/test_scorer.py`
 compares against the context run in full); only the cost changes.
 
+The same attention prefills a long context chunk by chunk (`row_keys_values`, used by
+`kv_cache.Prefiller`): each chunk is a row after the chunks before it, so its local layers read the
+last window of them rather than the whole cache.
+
 It runs gemma's own embedding, blocks, norms and MLPs; the one replaced method is
 `Attention.__call__`, and only for layers handed a `ContextLayer` (flax's `intercept_methods`).
 """
@@ -39,6 +43,14 @@ class ContextLayer:
   length: jax.Array  # Scalar: the context's tokens.
 
 
+@flax.struct.dataclass
+class RowKeysValues:
+  """One layer's keys and values of the rows (after RoPE and norms): what a prefill writes to its cache."""
+
+  k: jax.Array  # [B, L, K, H]
+  v: jax.Array  # [B, L, K, H]
+
+
 def context_layers(cache: dict, length: int) -> dict[str, ContextLayer]:
   """Per layer, the first slots of a batch-1 gemma cache holding a `length`-token context."""
   slots = min(shapes.round_up(length, CONTEXT_SLOTS_MULTIPLE), cache["layer_0"]["k"].shape[1])
@@ -60,18 +72,37 @@ def hidden_states(model, params, tokens, *, positions, row_mask, context: dict[s
   return model.apply({"params": params}, tokens, positions, row_mask, context, method=_hidden)
 
 
+def row_keys_values(model, params, tokens, *, positions, row_mask,
+                    context: dict[str, ContextLayer]) -> dict[str, RowKeysValues]:
+  """Per layer, the keys and values of rows that follow the context (arguments as `hidden_states`).
+
+  A prefill chunk is such a row: the chunks before it are its context.
+  """
+  return model.apply({"params": params}, tokens, positions, row_mask, context, method=_row_keys_values)
+
+
 def _hidden(module, tokens, positions, row_mask, context):
+  return _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv=False)[0]
+
+
+def _row_keys_values(module, tokens, positions, row_mask, context):
+  return _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv=True)[1]
+
+
+def _run_blocks(module, tokens, positions, row_mask, context, *, keep_row_kv: bool):
+  """`(hidden, per-layer outputs)`: each layer outputs its `RowKeysValues` if `keep_row_kv`, else its context."""
+
+  def attend_after_context(next_fun, args, kwargs, interception):
+    if (interception.method_name == "__call__"
+        and isinstance(interception.module, gemma_internals.attention_class())
+        and len(args) == 4 and isinstance(args[2], ContextLayer)):
+      output, key, value = _attention(interception.module, *args)
+      return (RowKeysValues(k=key, v=value) if keep_row_kv else args[2]), output
+    return next_fun(*args, **kwargs)
+
   inputs = gemma_internals.encode_inputs(module, tokens, positions, row_mask)
-  with nn.intercept_methods(_attend_after_context):
-    x, _ = gemma_internals.apply_blocks(module, inputs, context)
-  return x
-
-
-def _attend_after_context(next_fun, args, kwargs, interception):
-  if (interception.method_name == "__call__" and isinstance(interception.module, gemma_internals.attention_class())
-      and len(args) == 4 and isinstance(args[2], ContextLayer)):
-    return args[2], _attention(interception.module, *args)
-  return next_fun(*args, **kwargs)
+  with nn.intercept_methods(attend_after_context):
+    return gemma_internals.apply_blocks(module, inputs, context)
 
 
 def _sliding(query_positions, key_positions, window: int):
@@ -92,7 +123,7 @@ def _window(layer: ContextLayer, window: int) -> ContextLayer:
 
 def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
   """gemma's `Attention.__call__` (same projections, norms, RoPE, soft-cap, masks and softmax) over the
-  context's keys followed by the row's own."""
+  context's keys followed by the row's own; `(output, row keys, row values)`."""
   rope = gemma_internals.rope()
   if attn.use_qkv_einsum:
     query, key, value = attn.qkv_einsum("BTD,SNDH->SBTNH", x)
@@ -128,4 +159,4 @@ def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
   slots = layer.k.shape[0]
   encoded = (jnp.einsum("BTKGS,SKH->BTKGH", probs[..., :slots], layer.v)
              + jnp.einsum("BTKGS,BSKH->BTKGH", probs[..., slots:], value))
-  return attn.attn_vec_einsum("BTNH,NHD->BTD", encoded.reshape(batch, length, num_heads, head_dim))
+  return attn.attn_vec_einsum("BTNH,NHD->BTD", encoded.reshape(batch, length, num_heads, head_dim)), key, value
