@@ -95,12 +95,23 @@ class Flops:
 
 
 def prefill_flops(shape: cost.Shape, attention: Attention, run: ScoringRun) -> Flops:
-  """The context once into the cache; gemma runs each `chunk` of the padded context against every cache slot."""
-  c = run.context_tokens
-  dense = 2 * shape.block_params * run.padded_context + shape.attention_flops(run.padded_context, run.cache_size)
+  """The context once into the cache, `run.chunk` tokens at a time (`kv_cache.Prefiller`).
+
+  "dense" is what runs: each chunk scores its own keys and, after the first chunk, the cache's
+  slots before it: every slot in a global layer, the last window in a local one (`shared_context`).
+  """
+  c, chunk, later = run.context_tokens, run.chunk, run.padded_context - run.chunk
+  local_slots = min(run.cache_size, attention.window) if attention.window else run.cache_size
+  dense = 2 * shape.block_params * run.padded_context + shape.attention_flops(run.padded_context, chunk) + (
+      attention.mix(shape.attention_flops(later, run.cache_size), shape.attention_flops(later, local_slots)))
   windowed = attention.mix(cost.forward_flops(shape, c, c / 2, 0),
                            cost.forward_flops(shape, c, attention.causal_keys(c), 0))
   return Flops(cost.prefill_flops(shape, c), dense, windowed)
+
+
+def gemma_prefill_flops(shape: cost.Shape, run: ScoringRun) -> float:
+  """gemma's cache path (`GemmaCachePrefiller`): every chunk scores every cache slot in every layer."""
+  return 2 * shape.block_params * run.padded_context + shape.attention_flops(run.padded_context, run.cache_size)
 
 
 def scoring_flops(shape: cost.Shape, attention: Attention, questions, tokens: ExactTokens, run: ScoringRun) -> Flops:
@@ -182,6 +193,33 @@ class MeasuredScorer(Scorer):
     return super()._device_arrays(layout)
 
 
+class GemmaCachePrefiller(kv_cache.Prefiller):
+  """The alternative, side by side: each chunk through gemma's own KV-cache attention, which scores
+  every slot of the cache in every layer (local ones too). The project's prefill did this before it
+  went through `shared_context`; the caches are the same (`tests/model/test_kv_cache.py`)."""
+
+  def _prefill_impl(self, params, cache, tokens, start, length, first: bool):
+    del first  # Every chunk scores every slot here.
+    chunk = tokens.shape[1]
+    query = start + jnp.arange(chunk)[:, None]
+    key = jnp.arange(kv_cache.cache_length(cache))[None, :]
+    mask = ((key <= query) & (key < length))[None]
+    positions = (start + jnp.arange(chunk))[None]
+    return forward.hidden_states(self.model, params, tokens, positions=positions, attention_mask=mask,
+                                 cache=cache)[1]
+
+
+def measure_gemma_prefill(scorer: Scorer, context: str, run: ScoringRun, repeats: int) -> float:
+  """Median seconds of `GemmaCachePrefiller` on the context `run` prefilled (same chunk and cache room)."""
+  ours = scorer._prefiller.prefiller  # pylint: disable=protected-access
+  gemma = GemmaCachePrefiller(scorer.model, scorer.mesh, max_sequence_length=ours.max_sequence_length,
+                              chunk=ours.chunk, length_buckets=ours.length_buckets)
+  context_ids = scorer.encode_context(context)
+  room = run.cache_size - run.padded_context  # Gives the same cache size.
+  prefill = lambda: jax.block_until_ready(gemma(scorer.params, context_ids, room).cache)
+  return median_time(prefill, repeats)
+
+
 class GemmaCacheScorer(MeasuredScorer):
   """The alternative, side by side: rows after the context through gemma's own KV-cache attention, which
   needs each row's own copy of the context's cache (`kv_cache.expand`) and scores every slot of it in
@@ -213,6 +251,7 @@ class ScoringRun:
   prefill_s: float
   scoring_s: float  # The scorer's call less its prefill.
   padded_context: int  # The context padded to whole prefill chunks.
+  chunk: int  # Tokens per prefill chunk (0 without context).
   cache_size: int  # Slots of the KV cache every row attends to (0 without context).
   steps: tuple[tuple[int, int, int], ...]  # (rows, row length, targets) of each jitted step.
   per_row_cache: bool = False  # Scored through gemma's cache path (`GemmaCacheScorer`).
@@ -231,11 +270,11 @@ def measure_scoring(scorer: MeasuredScorer, items: Sequence[MCItem], context: st
       prefills.append(prefill)
       scorings.append(total - prefill)
   if context is None:
-    return ScoringRun(0, 0.0, statistics.median(scorings), 0, 0, tuple(scorer.steps))
+    return ScoringRun(0, 0.0, statistics.median(scorings), 0, 0, 0, tuple(scorer.steps))
   cached = scorer._prefiller.last  # pylint: disable=protected-access
   chunk = min(scorer._prefiller.prefiller.chunk, shapes.bucket(cached.length, scorer.length_buckets, what="context"))  # pylint: disable=protected-access
   return ScoringRun(cached.length, statistics.median(prefills), statistics.median(scorings),
-                    shapes.round_up(cached.length, chunk), cached.cache_size, tuple(scorer.steps),
+                    shapes.round_up(cached.length, chunk), chunk, cached.cache_size, tuple(scorer.steps),
                     isinstance(scorer, GemmaCacheScorer))
 
 
@@ -307,6 +346,8 @@ def main() -> None:
   parser.add_argument("--batch_size", type=int, default=4, help="packed rows per scoring step without context")
   parser.add_argument("--context_batch_size", type=int, default=1, help="packed rows per step after a context")
   parser.add_argument("--remat", action="store_true", help="also time the FT step with train.remat_blocks")
+  parser.add_argument("--gemma_prefill_up_to", type=int, default=4096,
+                      help="part 2: also time gemma's cache-path prefill at contexts up to this many tokens")
   parser.add_argument("--skip", default="", help="parts to leave out, e.g. 'ft' or 'icl,contexts'")
   args = parser.parse_args()
   if args.quick:
@@ -359,21 +400,31 @@ def main() -> None:
                  "executed GFLOP", "model GFLOP", "model GFLOP/s"), rows)
 
   if "contexts" not in skip:
-    runs = [measure_scoring(with_context, items, build_context(loaded.tokenizer, documents, c), args.repeats)
-            for c in contexts]
+    texts = [build_context(loaded.tokenizer, documents, c) for c in contexts]
+    runs = [measure_scoring(with_context, items, text, args.repeats) for text in texts]
+    gemma_prefill = [measure_gemma_prefill(with_context, text, run, args.repeats)
+                     if c <= args.gemma_prefill_up_to else None for c, text, run in zip(contexts, texts, runs)]
+    print_gemma = lambda t, r: "-" if t is None else f"{t:.3f} ({t / r.prefill_s:.2f}x)"
     prefill = [prefill_flops(shape, attention, r) for r in runs]
     scoring = [scoring_flops(shape, attention, questions, tokens, r) for r in runs]
     print_table("2. ICL scoring against context length (model GFLOP: icl_ft_jax.cost)",
-                ("context tokens", "prefill s", "prefill model GFLOP", "prefill GFLOP/s", "scoring s",
-                 "scoring model GFLOP", "scoring GFLOP/s", "scoring / no-context"),
+                ("context tokens", "prefill s", "prefill model GFLOP", "prefill GFLOP/s",
+                 "gemma's cache-path prefill s (/ ours)", "scoring s", "scoring model GFLOP", "scoring GFLOP/s",
+                 "scoring / no-context"),
                 [(str(r.context_tokens), f"{r.prefill_s:.3f}", gflop(p.model),
-                  gflop(p.model / r.prefill_s), f"{r.scoring_s:.3f}", gflop(s.model),
+                  gflop(p.model / r.prefill_s), print_gemma(g, r), f"{r.scoring_s:.3f}", gflop(s.model),
                   gflop(s.model / r.scoring_s), f"{r.scoring_s / none.scoring_s:.2f}")
-                 for r, p, s in zip(runs, prefill, scoring)])
+                 for r, p, s, g in zip(runs, prefill, scoring, gemma_prefill)])
     measured = [r.context_tokens for r in runs]
-    print_table("Slopes of log time against log context tokens (1: linear, 2: quadratic)", SLOPE_HEADER,
-                [slope_row("prefill", measured, [r.prefill_s for r in runs], prefill),
-                 slope_row("ICL scoring", measured, [r.scoring_s for r in runs], scoring)])
+    slopes = [slope_row("prefill", measured, [r.prefill_s for r in runs], prefill),
+              slope_row("ICL scoring", measured, [r.scoring_s for r in runs], scoring)]
+    timed = [i for i, g in enumerate(gemma_prefill) if g is not None]
+    if len(timed) >= 2:  # Its "dense" count is what gemma's path executes; model and windowed are the same.
+      slopes.append(slope_row("prefill, gemma's cache path", [measured[i] for i in timed],
+                              [gemma_prefill[i] for i in timed],
+                              [dataclasses.replace(prefill[i], dense=gemma_prefill_flops(shape, runs[i]))
+                               for i in timed]))
+    print_table("Slopes of log time against log context tokens (1: linear, 2: quadratic)", SLOPE_HEADER, slopes)
 
   if "ft" not in skip:
     variants = [("full", False)] + ([("full, remat_blocks", True)] if args.remat else [])

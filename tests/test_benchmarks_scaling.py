@@ -53,7 +53,9 @@ def test_quick_run_prints_ratios_and_slopes():
   assert all(float(row["step s"]) > 0 for row in ft)
 
   icl_slopes, ft_slopes = slopes
-  assert [row["growth"] for row in icl_slopes] == ["prefill", "ICL scoring"]
+  assert [row["growth"] for row in icl_slopes] == ["prefill", "ICL scoring", "prefill, gemma's cache path"]
+  # Both contexts are under --gemma_prefill_up_to's default: gemma's cache-path prefill is timed beside ours.
+  assert all(float(row["gemma's cache-path prefill s (/ ours)"].split()[0]) > 0 for row in contexts)
   assert [row["growth"] for row in ft_slopes] == ["FT step, full", "FT step, full, remat_blocks"]
   for row in icl_slopes + ft_slopes:
     assert all(math.isfinite(float(row[k])) for k in row if k != "growth"), row

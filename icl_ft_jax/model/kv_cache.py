@@ -56,7 +56,7 @@ class Prefiller:
     self._init_cache = jax.jit(
         lambda cache_size, dtype: model.config.init_cache(batch_size=1, dtype=dtype, cache_length=cache_size),
         static_argnames=("cache_size", "dtype"), out_shardings=NamedSharding(mesh, P()))
-    self._prefill = jax.jit(self._prefill_impl, donate_argnums=1)
+    self._prefill = jax.jit(self._prefill_impl, donate_argnums=1, static_argnames="first")
 
   def __call__(self, params, context_ids: Sequence[int], suffix_capacity: int) -> ContextCache:
     """Runs the context once; the cache leaves room for `suffix_capacity` more tokens."""
@@ -75,19 +75,22 @@ class Prefiller:
     cache_size = shapes.round_up(padded + suffix_capacity, 128)
     cache = self._init_cache(cache_size=cache_size, dtype=params["embedder"]["input_embedding"].dtype)
     for start in range(0, padded, chunk):
-      cache = self._prefill(params, cache, tokens[:, start:start + chunk], np.int32(start), np.int32(length))
+      cache = self._prefill(params, cache, tokens[:, start:start + chunk], np.int32(start), np.int32(length),
+                            first=start == 0)
     return ContextCache(cache=cache, length=length, cache_size=cache_size)
 
-  def _prefill_impl(self, params, cache, tokens, start, length):
+  def _prefill_impl(self, params, cache, tokens, start, length, first: bool):
     """Appends one chunk of the context (tokens at positions start...) to the cache.
 
-    The cache's slots before `start` are the chunk's context; the chunk's own tokens see
-    each other causally, and its padding (slots from `length` on) is never attended.
+    The cache's slots before `start` are the chunk's context (none for the `first` chunk);
+    the chunk's own tokens see each other causally, and its padding (slots from `length` on)
+    is never attended.
     """
     chunk = tokens.shape[1]
-    slots = jnp.arange(cache_length(cache))
-    before = {name: shared_context.ContextLayer(k=layer["k"][0], v=layer["v"][0], positions=layer["positions"][0],
-                                                real=slots < start, length=start)
+    slots = 0 if first else cache_length(cache)
+    before = {name: shared_context.ContextLayer(k=layer["k"][0, :slots], v=layer["v"][0, :slots],
+                                                positions=layer["positions"][0, :slots],
+                                                real=jnp.arange(slots) < start, length=start)
               for name, layer in cache.items()}
     query, key = jnp.arange(chunk)[:, None], jnp.arange(chunk)[None, :]
     row_mask = ((key <= query) & (start + key < length))[None]
