@@ -9,13 +9,14 @@ Measured in one run, on one device (the CPU by default), the project's own code 
    prefilled once into a KV cache). Issue 14's target: ICL scoring (the prefill excluded)
    <= 1.3x the no-context scoring.
 2. ICL scoring against context length (`--contexts`): prefill and scoring seconds, their model
-   FLOPs (`icl_ft_jax.cost`) and achieved GFLOP/s.
+   FLOPs (`icl_ft_jax.cost`) and achieved GFLOP/s; beside our prefill, gemma's own cache-path
+   prefill (`GemmaCachePrefiller`, up to `--gemma_prefill_up_to` tokens).
 3. The full fine-tuning step (`train_step.CompiledStep`, config defaults) against sequence length
    (`--lengths`), and with `train.remat_blocks` under `--remat`.
 Each growth gets a fitted log-log slope (time against length), printed beside three predictions,
 the slopes of FLOP counts over the same lengths: "model" is `icl_ft_jax.cost`'s count (every
-layer attends causally: half the keys in a prefill); "dense" is what gemma's attention executes
-(every layer, local ones included, scores every key slot of the cache or row, masked or not); "windowed"
+layer attends causally: half the keys in a prefill); "dense" is what the code executes (every key
+slot it is handed, masked or not: see `prefill_flops` and `scoring_flops`); "windowed"
 is Gemma 3's design (local layers attend only their `sliding_window_size` keys, so only the
 global layers grow with the context). Times exclude compilation (a warm-up run of the same
 shapes first) and are the median of `--repeats`.

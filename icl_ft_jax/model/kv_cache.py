@@ -2,9 +2,10 @@
 
 In-context scoring asks many questions after one long context (the training documents), and
 global augmentation samples many targets after one. Both prefill the context once (`Prefiller`,
-in chunks), copy its batch-1 cache to every row of a batch (`expand`), and run only each row's
-own tokens against it. The cache is gemma's own (`config.init_cache`), so gemma's sampler loop
-can continue from it.
+in chunks) and run only each row's own tokens against it: the scorer through `shared_context`
+(one copy of the context for all rows), the sampler by copying the batch-1 cache to every row
+(`expand`), since gemma's sampling loop continues from a cache of its own (`config.init_cache`),
+which is what the prefill writes.
 """
 
 from __future__ import annotations
