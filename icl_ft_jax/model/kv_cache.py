@@ -88,11 +88,7 @@ class Prefiller:
     is never attended.
     """
     chunk = tokens.shape[1]
-    slots = 0 if first else cache_length(cache)
-    before = {name: shared_context.ContextLayer(k=layer["k"][0, :slots], v=layer["v"][0, :slots],
-                                                positions=layer["positions"][0, :slots],
-                                                real=jnp.arange(slots) < start, length=start)
-              for name, layer in cache.items()}
+    before = shared_context.context_layers(cache, start, slots=0 if first else cache_length(cache))
     query, key = jnp.arange(chunk)[:, None], jnp.arange(chunk)[None, :]
     row_mask = ((key <= query) & (start + key < length))[None]
     positions = (start + jnp.arange(chunk))[None]

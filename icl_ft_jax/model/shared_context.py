@@ -51,12 +51,17 @@ class RowKeysValues:
   v: jax.Array  # [B, L, K, H]
 
 
-def context_layers(cache: dict, length: int) -> dict[str, ContextLayer]:
-  """Per layer, the first slots of a batch-1 gemma cache holding a `length`-token context."""
-  slots = min(shapes.round_up(length, CONTEXT_SLOTS_MULTIPLE), cache["layer_0"]["k"].shape[1])
+def context_layers(cache: dict, length, slots: int | None = None) -> dict[str, ContextLayer]:
+  """Per layer, the first `slots` slots of a batch-1 gemma cache whose first `length` hold the context.
+
+  `slots` defaults to `length` rounded up to `CONTEXT_SLOTS_MULTIPLE` (then `length` must be a
+  Python int); given, `length` may be traced (a prefill's chunk start).
+  """
+  if slots is None:
+    slots = min(shapes.round_up(length, CONTEXT_SLOTS_MULTIPLE), cache["layer_0"]["k"].shape[1])
   real = jnp.arange(slots) < length
   return {name: ContextLayer(k=layer["k"][0, :slots], v=layer["v"][0, :slots], positions=layer["positions"][0, :slots],
-                             real=real, length=jnp.int32(length))
+                             real=real, length=jnp.asarray(length, jnp.int32))
           for name, layer in cache.items()}
 
 
