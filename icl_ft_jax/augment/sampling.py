@@ -10,12 +10,11 @@ Two samplers, one output record (`Generation`):
   (global augmentation: the training set, then one target document). `gm.text.Sampler`
   can only start from text (or from its own previous turn, one conversation per row),
   so it would re-run the whole context for every target. Instead the context is
-  prefilled once into a KV cache (`model/kv_cache.py`, as ICL scoring does), copied to
-  the batch, the suffixes are run against it in one parallel pass, and the result is
-  handed to gemma's own jitted `lax.while_loop` decoder (`SamplerLoop`, private, reached
-  through `model/gemma_internals.py`) as its initial state. The state follows gemma's conventions exactly (the last prompt token
-  is re-run at the first step; padding is masked in `full_attention_mask`), so the
-  tokens equal those of `gm.text.Sampler` on the concatenated sequence (tested).
+  prefilled once into a KV cache (`model/kv_cache.py`, as ICL scoring does), the
+  suffixes are run after it in one parallel pass, and a jitted `lax.while_loop` decodes,
+  every row attending to the one copy of the context (`model/shared_context.py`) and to
+  a cache of its own tokens. The tokens equal those of `gm.text.Sampler` on the
+  concatenated sequence (tested).
 """
 
 from __future__ import annotations
@@ -23,14 +22,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from icl_ft_jax import progress as progress_lib, shapes, sharding as sharding_lib
 from icl_ft_jax.errors import ConfigError, UserError
-from icl_ft_jax.model import forward, gemma_internals, kv_cache
+from icl_ft_jax.model import forward, kv_cache, shared_context
 
 STOP_TEXT = "\n\n"  # A blank line ends one block of statements (a single Gemma token).
 
@@ -172,11 +172,30 @@ class LocalSampler:
     return sharding_lib.to_host(result.state.predicted_tokens)
 
 
+@flax.struct.dataclass
+class DecodingState:
+  """The rows' decoding state after a shared context: what `SharedContextSampler`'s loop carries."""
+
+  step: jax.Array  # Scalar: tokens sampled so far.
+  done: jax.Array  # [B] the row has sampled an end token.
+  last_token: jax.Array  # [B] the latest sampled token (the next step's input).
+  predicted: jax.Array  # [B, max_new_tokens] sampled tokens (0 where not yet).
+  rows: dict  # Per layer, each row's cache of its own tokens (`shared_context.RowCache`).
+  rng: jax.Array
+
+
 class SharedContextSampler:
   """Samples continuations of many suffixes after one shared context, prefilled once.
 
       sampler = SharedContextSampler(loaded, mesh, SamplingConfig())
       generations = sampler.sample(context_text, ["Statement: ...\\nInferences:\\n", ...])
+
+  Every row attends to one copy of the context's keys and values (`shared_context.decode`) and keeps
+  a cache of its own suffix and sampled tokens only, so memory and reads per decoding step no longer
+  grow with rows x context (gemma's loop needs a full copy of the context's cache per row); local
+  layers read only the context's last window. The loop is gemma's (`gm.text.Sampler`'s): each step
+  splits the rng, masks the tokenizer's forbidden tokens, and applies the same sampling method, so
+  greedy decoding gives the tokens of `gm.text.Sampler` on the concatenated text (tested).
   """
 
   def __init__(self, loaded, mesh: jax.sharding.Mesh, config: SamplingConfig, *, prefill_chunk: int = 1024,
@@ -188,7 +207,10 @@ class SharedContextSampler:
         too_long_fix="Lower augment.global_context_tokens (or the new tokens and prompt buckets) so the context shrinks")
     # A long reasoning trace (global augmentation) may hold blank lines: then only EOS ends it.
     self._end_tokens = _end_tokens(loaded.tokenizer)[:None if stop_at_blank_line else -1]
-    self._start = jax.jit(self._start_impl)
+    self._sampling = sampling_method(config.temperature)
+    replicated = NamedSharding(mesh, P())
+    self._context_layers = jax.jit(shared_context.context_layers, static_argnums=1, out_shardings=replicated)
+    self._generate = jax.jit(self._generate_impl)
 
   def sample(self, context: str, suffixes: Sequence[str], description: str = "global augmentation"
              ) -> list[Generation]:
@@ -197,12 +219,7 @@ class SharedContextSampler:
     if any(not ids for ids in suffix_ids):
       raise UserError("Every global augmentation suffix needs at least one token.")
     longest = _bucket(max(len(ids) for ids in suffix_ids), self.config.prompt_buckets, "suffix")
-    context_cache = self._prefiller(self.loaded.params, tokenizer.encode(context, add_bos=True),
-                                    longest + self.config.max_new_tokens + 1)
-    loop = gemma_internals.sampler_loop(
-        model=self.loaded.model, end_tokens=self._end_tokens, forbidden_tokens=tokenizer.FORBIDDEN_TOKENS,
-        sampling=sampling_method(self.config.temperature), cache_length=context_cache.cache_size,
-        special_tokens=tokenizer.special_tokens)
+    prepared = self._prepare(tokenizer.encode(context, add_bos=True), longest + self.config.max_new_tokens)
     rows = _rows(len(suffixes), self.config.samples_per_input)
     rows.sort(key=lambda r: (len(suffix_ids[r[0]]), r))
     out = []
@@ -215,35 +232,65 @@ class SharedContextSampler:
           tokens[b, :len(suffix_ids[i])] = suffix_ids[i]
           lengths[b] = len(suffix_ids[i])
         put = lambda x: sharding_lib.global_batch(x, self.batch_sharding)
-        state = self._start(self.loaded.params, context_cache.cache, jnp.int32(context_cache.length),
-                            put(tokens), put(lengths),
-                            jax.random.fold_in(jax.random.key(self.config.seed), index))
-        state = loop.sample(params=self.loaded.params, init_state=state,
-                            max_new_tokens=jnp.asarray(self.config.max_new_tokens))
-        predicted = sharding_lib.to_host(state.predicted_tokens)
+        predicted = sharding_lib.to_host(self._generate(
+            self.loaded.params, prepared, put(tokens), put(lengths),
+            jax.random.fold_in(jax.random.key(self.config.seed), index)))
         for b, (i, s) in enumerate(real):
           text, ids = _decode(tokenizer, predicted[b], self._end_tokens)
           out.append(Generation(i, s, text, ids))
         bar.update(len(real))
     return sorted(out, key=lambda g: (g.input_index, g.sample))
 
-  def _start_impl(self, params, cache, context_length, tokens, lengths, rng):
-    """Runs the suffixes against the copied context cache; returns gemma's initial sampling state."""
+  def _prepare(self, context_ids: Sequence[int], suffix_capacity: int):
+    """The context run once (what `_generate` reads): per layer, its keys and values, replicated."""
+    prefilled = self._prefiller(self.loaded.params, context_ids, suffix_capacity)
+    return self._context_layers(prefilled.cache, prefilled.length)  # Only the context's own slots.
+
+  def _generate_impl(self, params, context, tokens, lengths, rng):
+    """`[B, max_new_tokens]` tokens sampled after the context and each row's suffix (`tokens[b, :lengths[b]]`)."""
+    model, new_tokens = self.loaded.model, self.config.max_new_tokens
     batch, width = tokens.shape
-    cache_size = kv_cache.cache_length(cache)
-    cache = kv_cache.expand(cache, context_length, batch, self.batch_sharding)
-    positions, attention = kv_cache.suffix_positions_and_mask(tokens, lengths, context_length, cache_size)
-    _, cache = forward.hidden_states(self.loaded.model, params, tokens, positions=positions,
-                                     attention_mask=attention, cache=cache)
-    # As in gemma's prefill: the loop re-runs each row's last prompt token into slot `used`.
-    used = context_length + width - 1
-    cache = kv_cache.with_end_index(cache, jnp.full((batch,), used, jnp.int32))
-    key = jnp.arange(cache_size)[None, :]
-    suffix_end = context_length + lengths[:, None]
-    full_mask = (key < suffix_end) | (key >= context_length + width)
-    last_token = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-    return gemma_internals.sampling_state(
-        step=jnp.asarray(0), done=jnp.zeros((batch,), jnp.bool_), last_token=last_token,
-        last_token_pos=context_length + lengths - 1,
-        predicted_tokens=jnp.zeros((batch, self.config.max_new_tokens), jnp.int32),
-        cache=cache, rng=rng, init_cache_length=jnp.asarray(used, jnp.int32), full_attention_mask=full_mask)
+    context_length = context["layer_0"].length
+    slots = width + new_tokens - 1  # The suffix, then every sampled token fed back but the last.
+    constrain = lambda tree: jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, self.batch_sharding), tree)
+    slot = jnp.arange(slots)[None, :]
+    suffix_real = slot < lengths[:, None]  # [B, R]; slots from `width` on take the sampled tokens.
+
+    # The suffixes in one pass: their keys and values start the row caches, and the last real token's
+    # logits give the first sampled token.
+    causal = jnp.arange(width)[None, :] <= jnp.arange(width)[:, None]
+    positions = context_length + jnp.arange(width)[None].repeat(batch, 0)
+    hidden, keys_values = shared_context.hidden_and_row_keys_values(
+        model, params, tokens, positions=positions, row_mask=causal[None] & suffix_real[:, None, :width],
+        context=context)
+    rows = constrain({name: shared_context.row_cache(kv, positions, slots) for name, kv in keys_values.items()})
+    last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)  # [B, 1, D]
+
+    def sample_from(hidden, state_rng):
+      logits = forward.unembed(model, params, hidden[:, 0])
+      forbidden = self.loaded.tokenizer.FORBIDDEN_TOKENS
+      if forbidden:
+        logits = logits.at[:, jnp.asarray(forbidden)].set(-jnp.inf)
+      next_rng, rng = jax.random.split(state_rng)
+      return self._sampling.get_next_tokens(logits, rng=rng), next_rng
+
+    first, rng = sample_from(last, rng)
+    state = DecodingState(step=jnp.int32(1), done=jnp.isin(first, jnp.asarray(self._end_tokens)), last_token=first,
+                          predicted=constrain(jnp.zeros((batch, new_tokens), jnp.int32).at[:, 0].set(first)),
+                          rows=rows, rng=rng)
+
+    def step(state: DecodingState) -> DecodingState:
+      write = width + state.step - 1  # The latest token's slot.
+      row_mask = suffix_real | ((slot >= width) & (slot <= write))
+      hidden, rows = shared_context.decode(
+          model, params, state.last_token[:, None], positions=(context_length + lengths + state.step - 1)[:, None],
+          row_mask=row_mask[:, None, :],
+          layers={name: shared_context.DecodingLayer(context=context[name], rows=state.rows[name], write=write)
+                  for name in context})
+      token, rng = sample_from(hidden, state.rng)
+      return DecodingState(step=state.step + 1, done=state.done | jnp.isin(token, jnp.asarray(self._end_tokens)),
+                           last_token=token, predicted=state.predicted.at[:, state.step].set(token),
+                           rows=constrain(rows), rng=rng)
+
+    keep_going = lambda state: (state.step < new_tokens) & ~jnp.all(state.done)
+    return jax.lax.while_loop(keep_going, step, state).predicted

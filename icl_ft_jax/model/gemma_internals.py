@@ -1,12 +1,11 @@
 """Every private piece of the gemma library we rely on, reached only here.
 
-gemma has no public API for what we need in five places: running the blocks without the
+gemma has no public API for what we need in four places: running the blocks without the
 262k-way unembedding (`Transformer._encode_and_get_inputs`, `._apply_attention`, and for a
 rematerialised copy of its loop `Block.__call__`); attention after a shared context without a
-per-row cache (`Attention.__call__` replaced, with gemma's `apply_rope` and `K_MASK`); the same
-under LoRA (`gm.nn._lora._replace_by_lora`); merging LoRA adapters into the weights
-(`gemma.peft._einsum_utils`); and starting gemma's decoding loop from our own prefilled
-cache (`gm.text._sampler_loop`). Each is listed in `INTERNALS` with the keyword arguments we
+per-row cache, for scoring, prefilling and decoding (`Attention.__call__` replaced, with gemma's
+`apply_rope` and `K_MASK`); the same under LoRA (`gm.nn._lora._replace_by_lora`); and merging LoRA
+adapters into the weights (`gemma.peft._einsum_utils`). Each is listed in `INTERNALS` with the keyword arguments we
 pass, and looked up on first use: a gemma that moved one fails with a `UserError` naming it
 (`tests/model/test_gemma_internals.py` checks them all), not with an AttributeError deep in
 a jitted function. They were read from gemma `WRITTEN_FOR` (pinned in requirements.lock).
@@ -55,14 +54,9 @@ LORA_EINSUM = Internal("gemma.gm.nn._lora", "_LoRAEinsum")
 LORA_EINSUM_STR = Internal("gemma.peft._einsum_utils", "get_lora_einsum_str_and_shapes",
                            ("einsum_str", "weights_shape", "rank"))
 SPLIT_EINSUM_STR = Internal("gemma.peft._einsum_utils", "_split_einsum_str", ("einsum_str",))
-SAMPLER_LOOP = Internal("gemma.gm.text._sampler_loop", "SamplerLoop",
-                        ("model", "end_tokens", "forbidden_tokens", "sampling", "cache_length", "special_tokens"))
-SAMPLING_STATE = Internal("gemma.gm.text._sampler_loop", "SamplingState",
-                          ("step", "done", "last_token", "last_token_pos", "predicted_tokens", "cache", "rng",
-                           "init_cache_length", "full_attention_mask"))
 
 INTERNALS = (ENCODE_INPUTS, APPLY_BLOCKS, BLOCK_CALL, ATTENTION_CALL, APPLY_ROPE, MASKED_LOGIT, REPLACE_BY_LORA,
-             LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR, SAMPLER_LOOP, SAMPLING_STATE)
+             LORA_EINSUM, LORA_EINSUM_STR, SPLIT_EINSUM_STR)
 
 # Flax names each adapter scope after gemma's private `_LoRAEinsum` class: `_LoRAEinsum_<weight>`
 # for the MLP's shared-scope Einsums, `_LoRAEinsum_0` for the attention ones.
@@ -169,13 +163,3 @@ def einsum_weights_str(eqn: str) -> str:
   """The weights operand of `inputs,weights->outputs`."""
   _, weights, _ = resolve(SPLIT_EINSUM_STR)(eqn)
   return weights
-
-
-def sampler_loop(**kwargs):
-  """gemma's jitted decoding loop (`SamplerLoop`), to continue from our own prefilled state."""
-  return resolve(SAMPLER_LOOP)(**kwargs)
-
-
-def sampling_state(**kwargs):
-  """gemma's decoding state (`SamplingState`) that `sampler_loop(...).sample` starts from."""
-  return resolve(SAMPLING_STATE)(**kwargs)

@@ -2,10 +2,10 @@
 
 In-context scoring asks many questions after one long context (the training documents), and
 global augmentation samples many targets after one. Both prefill the context once (`Prefiller`,
-in chunks) and run only each row's own tokens against it: the scorer through `shared_context`
-(one copy of the context for all rows), the sampler by copying the batch-1 cache to every row
-(`expand`), since gemma's sampling loop continues from a cache of its own (`config.init_cache`),
-which is what the prefill writes.
+in chunks) and run only each row's own tokens against it, through `shared_context`: one copy of
+the context for all rows. The cache the prefill writes is gemma's own (`config.init_cache`);
+`expand` copies it to every row, as gemma's cache path needs (the benchmarks' baselines: ICL
+scoring and sampling before `shared_context`, `tests/model/test_kv_cache.py`).
 """
 
 from __future__ import annotations

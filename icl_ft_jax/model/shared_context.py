@@ -11,7 +11,9 @@ compares against the context run in full); only the cost changes.
 
 The same attention prefills a long context chunk by chunk (`row_keys_values`, used by
 `kv_cache.Prefiller`): each chunk is a row after the chunks before it, so its local layers read the
-last window of them rather than the whole cache.
+last window of them rather than the whole cache. And it decodes after a shared context (`decode`, for
+global augmentation): each row keeps a cache of its own tokens only (`RowCache`), and every row reads
+the one copy of the context's.
 
 It runs gemma's own embedding, blocks, norms and MLPs; the one replaced method is
 `Attention.__call__`, and only for layers handed a `ContextLayer` (flax's `intercept_methods`).
@@ -51,6 +53,31 @@ class RowKeysValues:
   v: jax.Array  # [B, L, K, H]
 
 
+@flax.struct.dataclass
+class RowCache:
+  """One layer's keys and values of each row's own tokens after the context (decoding)."""
+
+  k: jax.Array  # [B, R, K, H]
+  v: jax.Array  # [B, R, K, H]
+  positions: jax.Array  # [B, R]
+
+
+@flax.struct.dataclass
+class DecodingLayer:
+  """What a layer attends to when decoding: the shared context, then the row's own cache, into which
+  the current tokens' keys are written at slot `write` first."""
+
+  context: ContextLayer
+  rows: RowCache
+  write: jax.Array  # Scalar slot of `rows` (the same for every row).
+
+
+def row_cache(keys_values: RowKeysValues, positions, slots: int) -> RowCache:
+  """A row cache of `slots` slots holding a suffix pass's keys and values (`[B, L, ...]`) first."""
+  pad = lambda x: jnp.pad(x, [(0, 0), (0, slots - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+  return RowCache(k=pad(keys_values.k), v=pad(keys_values.v), positions=pad(positions))
+
+
 def context_layers(cache: dict, length, slots: int | None = None) -> dict[str, ContextLayer]:
   """Per layer, the first `slots` slots of a batch-1 gemma cache whose first `length` hold the context.
 
@@ -83,26 +110,47 @@ def row_keys_values(model, params, tokens, *, positions, row_mask,
 
   A prefill chunk is such a row: the chunks before it are its context.
   """
-  return model.apply({"params": params}, tokens, positions, row_mask, context, method=_row_keys_values)
+  return hidden_and_row_keys_values(model, params, tokens, positions=positions, row_mask=row_mask,
+                                    context=context)[1]
+
+
+def hidden_and_row_keys_values(model, params, tokens, *, positions, row_mask, context: dict[str, ContextLayer]
+                               ) -> tuple[jax.Array, dict[str, RowKeysValues]]:
+  """`hidden_states` and `row_keys_values` of one pass (a decoder's prompt: its last token's logits
+  give the first sampled token, its keys and values start the row cache)."""
+  return model.apply({"params": params}, tokens, positions, row_mask, context, True, method=_run_blocks)
+
+
+def decode(model, params, tokens, *, positions, row_mask, layers: dict[str, DecodingLayer]
+           ) -> tuple[jax.Array, dict[str, RowCache]]:
+  """One decoding step: `(hidden [B, T, D], per-layer row caches with the tokens' keys written)`.
+
+  Args:
+    tokens: `[B, T]` the rows' next tokens (T = 1 when sampling).
+    positions: `[B, T]` their absolute positions.
+    row_mask: `[B, T, R]` which slots of the row cache each token sees (its own slot included).
+    layers: per layer, the context and the row cache (`DecodingLayer`).
+  """
+  hidden, out = model.apply({"params": params}, tokens, positions, row_mask, layers, True, method=_run_blocks)
+  return hidden, {name: layer.rows for name, layer in out.items()}
 
 
 def _hidden(module, tokens, positions, row_mask, context):
   return _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv=False)[0]
 
 
-def _row_keys_values(module, tokens, positions, row_mask, context):
-  return _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv=True)[1]
-
-
-def _run_blocks(module, tokens, positions, row_mask, context, *, keep_row_kv: bool):
-  """`(hidden, per-layer outputs)`: each layer outputs its `RowKeysValues` if `keep_row_kv`, else its context."""
+def _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv: bool):
+  """`(hidden, per-layer outputs)`: each layer outputs its `RowKeysValues` if `keep_row_kv`, else what it was
+  handed (a `DecodingLayer` with the tokens' keys written into its row cache)."""
 
   def attend_after_context(next_fun, args, kwargs, interception):
     if (interception.method_name == "__call__"
         and isinstance(interception.module, gemma_internals.attention_class())
-        and len(args) == 4 and isinstance(args[2], ContextLayer)):
-      output, key, value = _attention(interception.module, *args)
-      return (RowKeysValues(k=key, v=value) if keep_row_kv else args[2]), output
+        and len(args) == 4 and isinstance(args[2], (ContextLayer, DecodingLayer))):
+      output, own = _attention(interception.module, *args)
+      if isinstance(args[2], DecodingLayer):
+        return dataclasses.replace(args[2], rows=own), output
+      return (own if keep_row_kv else args[2]), output
     return next_fun(*args, **kwargs)
 
   inputs = gemma_internals.encode_inputs(module, tokens, positions, row_mask)
@@ -126,9 +174,13 @@ def _window(layer: ContextLayer, window: int) -> ContextLayer:
                              real=take(layer.real))
 
 
-def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
+def _attention(attn, x, segment_pos, layer: ContextLayer | DecodingLayer, row_mask):
   """gemma's `Attention.__call__` (same projections, norms, RoPE, soft-cap, masks and softmax) over the
-  context's keys followed by the row's own; `(output, row keys, row values)`."""
+  context's keys followed by the row's own: `(output, RowKeysValues of the tokens)`, or when decoding
+  over the row cache with the tokens' keys written in, `(output, that RowCache)`."""
+  rows = None
+  if isinstance(layer, DecodingLayer):
+    layer, rows, write = layer.context, layer.rows, layer.write
   rope = gemma_internals.rope()
   if attn.use_qkv_einsum:
     query, key, value = attn.qkv_einsum("BTD,SNDH->SBTNH", x)
@@ -140,15 +192,21 @@ def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
   rope_args = dict(base_frequency=attn.rope_base_frequency, scale_factor=attn.rope_scale_factor)
   query = rope(query, segment_pos, **rope_args) * attn.query_pre_attn_scalar
   key = rope(key, segment_pos, **rope_args)
+  own = RowKeysValues(k=key, v=value)
+  own_positions = segment_pos
+  if rows is not None:
+    put = lambda old, new: jax.lax.dynamic_update_slice_in_dim(old, new.astype(old.dtype), write, axis=1)
+    own = rows = RowCache(k=put(rows.k, key), v=put(rows.v, value), positions=put(rows.positions, segment_pos))
+    own_positions = rows.positions
 
   local = attn.attn_type == gemma_internals.local_attention_type()
   if local:
     layer = _window(layer, attn.sliding_window_size)
   batch, length, num_heads, head_dim = query.shape
-  kv_heads = key.shape[2]
+  kv_heads = own.k.shape[2]
   query = query.reshape(batch, length, kv_heads, num_heads // kv_heads, head_dim)
   logits = jnp.concatenate([jnp.einsum("BTKGH,SKH->BTKGS", query, layer.k),
-                            jnp.einsum("BTKGH,BSKH->BTKGS", query, key)], axis=-1)
+                            jnp.einsum("BTKGH,BSKH->BTKGS", query, own.k)], axis=-1)
   if attn.attn_logits_soft_cap is not None:
     logits = jnp.tanh(logits / attn.attn_logits_soft_cap) * attn.attn_logits_soft_cap
 
@@ -156,12 +214,12 @@ def _attention(attn, x, segment_pos, layer: ContextLayer, row_mask):
   row_mask = row_mask.astype(bool)
   if local:
     context_mask &= _sliding(segment_pos, layer.positions[None], attn.sliding_window_size)
-    row_mask &= _sliding(segment_pos, segment_pos, attn.sliding_window_size)
+    row_mask &= _sliding(segment_pos, own_positions, attn.sliding_window_size)
   mask = jnp.concatenate([context_mask, row_mask], axis=-1)
   logits = jnp.where(mask[:, :, None, None, :], logits, gemma_internals.masked_logit())
-  probs = jax.nn.softmax(logits, axis=-1).astype(key.dtype)
+  probs = jax.nn.softmax(logits, axis=-1).astype(own.v.dtype)
 
   slots = layer.k.shape[0]
   encoded = (jnp.einsum("BTKGS,SKH->BTKGH", probs[..., :slots], layer.v)
-             + jnp.einsum("BTKGS,BSKH->BTKGH", probs[..., slots:], value))
-  return attn.attn_vec_einsum("BTNH,NHD->BTD", encoded.reshape(batch, length, num_heads, head_dim)), key, value
+             + jnp.einsum("BTKGS,BSKH->BTKGH", probs[..., slots:], own.v))
+  return attn.attn_vec_einsum("BTNH,NHD->BTD", encoded.reshape(batch, length, num_heads, head_dim)), own
