@@ -333,6 +333,15 @@ def parse_ints(text: str, flag: str) -> tuple[int, ...]:
   return values
 
 
+def apply_quick(parser: argparse.ArgumentParser, args: argparse.Namespace, quick: dict[str, object]) -> None:
+  """Under `--quick`, the `quick` sizes for every flag left at its default."""
+  if args.quick:
+    defaults = {action.dest: action.default for action in parser._actions}  # pylint: disable=protected-access
+    for key, value in quick.items():
+      if getattr(args, key) == defaults[key]:
+        setattr(args, key, value)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--model", default="gemma3-270m")
@@ -351,11 +360,7 @@ def main() -> None:
                       help="part 2: also time gemma's cache-path prefill at contexts up to this many tokens")
   parser.add_argument("--skip", default="", help="parts to leave out, e.g. 'ft' or 'icl,contexts'")
   args = parser.parse_args()
-  if args.quick:
-    defaults = {action.dest: action.default for action in parser._actions}  # pylint: disable=protected-access
-    for key, value in QUICK.items():
-      if getattr(args, key) == defaults[key]:
-        setattr(args, key, value)
+  apply_quick(parser, args, QUICK)
   contexts, lengths = parse_ints(args.contexts, "contexts"), parse_ints(args.lengths, "lengths")
   skip = set(filter(None, args.skip.split(",")))
   if args.repeats < 1 or args.questions < 1 or skip - {"icl", "contexts", "ft"}:
