@@ -2,8 +2,9 @@
 
 Each item's prompt is run once and its choices branch off it (`packing.py`: a
 prefix-sharing tree whose attention mask keeps sibling choices apart); trees are
-packed into rows of `pack_length` tokens, a fixed number of rows per step (so jit
-compiles a handful of shapes), split over the mesh's batch axes
+packed into rows of `pack_length` tokens, `batch_size` rows per step but the last (which
+takes the fewest of split x 2^k that hold its packs: less padding, and jit still compiles a
+handful of shapes), split over the mesh's batch axes
 (`sharding.batch_sharding`), and scored with float32 log-softmax at continuation
 positions only. A choice's score does not depend on its row mates or padding.
 
@@ -58,6 +59,7 @@ class Scorer:
     self.length_buckets = tuple(sorted(length_buckets))
     self.progress = progress
     self.batch_sharding = sharding_lib.batch_sharding(mesh)  # Rows are split over every batch device.
+    self._split = sharding_lib.batch_split(mesh)
     self._replicated = NamedSharding(mesh, P())
     # Per-target outputs are tiny: replicate them so every host can read them (multi-host).
     self._score_packed = jax.jit(self._score_packed_impl, out_shardings=self._replicated)
@@ -132,8 +134,15 @@ class Scorer:
       for step in steps:
         length = self._bucket(max(p.length for p in step), "packed row")
         targets = self._bucket(max(p.num_targets for p in step), "choice")
-        yield packing.layout(step, self.batch_size, length, targets)
+        yield packing.layout(step, self.rows_for(len(step)), length, targets)
         bar.update(sum(p.num_choices for p in step))
+
+  def rows_for(self, packs: int) -> int:
+    """Rows of a step of `packs` packs: the fewest of split x 2^k that hold them, at most `batch_size`."""
+    rows = self._split
+    while rows < packs:
+      rows *= 2
+    return min(rows, self.batch_size)
 
   def _bucket(self, n: int, what: str) -> int:
     return shapes.bucket(n, self.length_buckets, what=what)

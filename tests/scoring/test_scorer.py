@@ -74,6 +74,25 @@ def test_score_does_not_depend_on_batch_or_padding(tiny_model, one_device_mesh):
   np.testing.assert_allclose(_logprobs(small_batches.score(ITEMS)), together, atol=1e-5, rtol=0)
 
 
+def test_last_step_takes_only_the_rows_it_needs(tiny_model, one_device_mesh):
+  scorer = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, one_device_mesh, batch_size=4,
+                  pack_length=8, progress=False)  # Every item's tree is a pack of its own: 6 packs.
+  rows = []
+  put = scorer._device_arrays  # pylint: disable=protected-access
+  scorer._device_arrays = lambda layout: (rows.append(layout.tokens.shape[0]), put(layout))[1]  # pylint: disable=protected-access
+  items = ITEMS * 2
+  got = _logprobs(scorer.score(items)), _logprobs(scorer.score(items, context=CONTEXT))
+  assert rows == [4, 2, 4, 2]
+  one_row = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer, one_device_mesh, batch_size=1,
+                   pack_length=8, progress=False)
+  np.testing.assert_allclose(got[0], _logprobs(one_row.score(items)), atol=1e-5, rtol=0)
+  np.testing.assert_allclose(got[1], _logprobs(one_row.score(items, context=CONTEXT)), atol=1e-5, rtol=0)
+  # On a mesh the last step's rows stay a multiple of the batch split.
+  eight = Scorer(tiny_model.model, tiny_model.params, tiny_model.tokenizer,
+                 sharding.make_mesh({"data": 2, "fsdp": 4}), batch_size=24, progress=False)
+  assert [eight.rows_for(n) for n in (1, 8, 9, 16, 17, 24)] == [8, 8, 16, 16, 24, 24]
+
+
 def test_sharded_over_eight_devices_matches_one(tiny_model, one_device_mesh):
   mesh = sharding.make_mesh({"data": 8})
   params = jax.device_put(tiny_model.params, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
