@@ -72,20 +72,27 @@ def trees_of(pairs: Sequence[tuple[int, int, tuple[int, ...], tuple[int, ...]]])
   return [Tree(item, prompt, tuple(conts)) for (item, prompt), conts in groups.items()]
 
 
-def pack(trees: Sequence[Tree], pack_length: int) -> list[Pack]:
-  """First-fit-decreasing packing; a tree longer than `pack_length` gets a row of its own."""
+def pack(trees: Sequence[Tree], pack_length: int, max_targets: int | None = None) -> list[Pack]:
+  """First-fit-decreasing packing; a tree longer than `pack_length` gets a row of its own.
+
+  `max_targets` also caps a row's targets (a tree with more gets a row of its own): a step's
+  targets are padded to one bucket for all its rows, so one row just over a bucket's edge would
+  double every row's unembedding.
+  """
   order = sorted(range(len(trees)), key=lambda k: (-trees[k].length, k))
   rows: list[list[Tree]] = []
-  used: list[int] = []
+  used: list[tuple[int, int]] = []  # (tokens, targets) of each row.
+  target_cap = max_targets if max_targets is not None else float("inf")
   for k in order:
     tree = trees[k]
-    row = next((r for r in range(len(rows)) if used[r] + tree.length <= pack_length), None)
+    row = next((r for r, (tokens, targets) in enumerate(used)
+                if tokens + tree.length <= pack_length and targets + tree.num_targets <= target_cap), None)
     if row is None:
       rows.append([tree])
-      used.append(tree.length)
+      used.append((tree.length, tree.num_targets))
     else:
       rows[row].append(tree)
-      used[row] += tree.length
+      used[row] = (used[row][0] + tree.length, used[row][1] + tree.num_targets)
   return [Pack(tuple(row)) for row in rows]
 
 

@@ -86,7 +86,8 @@ class Scorer:
     pairs = self._pairs(items, with_bos=context_ids is None)
     if context_ids is not None and not use_cache:
       pairs = [(i, j, context_ids + prompt, cont) for i, j, prompt, cont in pairs]
-    packs = packing.pack(self._trees(pairs), self.pack_length)
+    # At most half a row's tokens are targets: their bucket stays `pack_length / 2` for full rows.
+    packs = packing.pack(self._trees(pairs), self.pack_length, max_targets=self.pack_length // 2)
     if context_ids is not None and use_cache:
       longest = max(p.length for p in packs)
       prefilled = self._prefiller(self.params, context_ids, self._bucket(longest, "packed row"))
