@@ -265,6 +265,7 @@ class SharedContextSampler:
         context=context)
     rows = constrain({name: shared_context.row_cache(kv, positions, slots) for name, kv in keys_values.items()})
     last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)  # [B, 1, D]
+    end_tokens = jnp.asarray(self._end_tokens)
 
     def sample_from(hidden, state_rng):
       logits = forward.unembed(model, params, hidden[:, 0])
@@ -275,7 +276,7 @@ class SharedContextSampler:
       return self._sampling.get_next_tokens(logits, rng=rng), next_rng
 
     first, rng = sample_from(last, rng)
-    state = DecodingState(step=jnp.int32(1), done=jnp.isin(first, jnp.asarray(self._end_tokens)), last_token=first,
+    state = DecodingState(step=jnp.int32(1), done=jnp.isin(first, end_tokens), last_token=first,
                           predicted=constrain(jnp.zeros((batch, new_tokens), jnp.int32).at[:, 0].set(first)),
                           rows=rows, rng=rng)
 
@@ -288,7 +289,7 @@ class SharedContextSampler:
           layers={name: shared_context.DecodingLayer(context=context[name], rows=state.rows[name], write=write)
                   for name in context})
       token, rng = sample_from(hidden, state.rng)
-      return DecodingState(step=state.step + 1, done=state.done | jnp.isin(token, jnp.asarray(self._end_tokens)),
+      return DecodingState(step=state.step + 1, done=state.done | jnp.isin(token, end_tokens),
                            last_token=token, predicted=state.predicted.at[:, state.step].set(token),
                            rows=constrain(rows), rng=rng)
 

@@ -16,7 +16,8 @@ global augmentation): each row keeps a cache of its own tokens only (`RowCache`)
 the one copy of the context's.
 
 It runs gemma's own embedding, blocks, norms and MLPs; the one replaced method is
-`Attention.__call__`, and only for layers handed a `ContextLayer` (flax's `intercept_methods`).
+`Attention.__call__`, and only for layers handed a `ContextLayer` or `DecodingLayer` (flax's
+`intercept_methods`).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def decode(model, params, tokens, *, positions, row_mask, layers: dict[str, Deco
     row_mask: `[B, T, R]` which slots of the row cache each token sees (its own slot included).
     layers: per layer, the context and the row cache (`DecodingLayer`).
   """
-  hidden, out = model.apply({"params": params}, tokens, positions, row_mask, layers, True, method=_run_blocks)
+  hidden, out = model.apply({"params": params}, tokens, positions, row_mask, layers, False, method=_run_blocks)
   return hidden, {name: layer.rows for name, layer in out.items()}
 
 
@@ -140,8 +141,8 @@ def _hidden(module, tokens, positions, row_mask, context):
 
 
 def _run_blocks(module, tokens, positions, row_mask, context, keep_row_kv: bool):
-  """`(hidden, per-layer outputs)`: each layer outputs its `RowKeysValues` if `keep_row_kv`, else what it was
-  handed (a `DecodingLayer` with the tokens' keys written into its row cache)."""
+  """`(hidden, per-layer outputs)`: a layer handed a `DecodingLayer` outputs it with the tokens' keys written
+  into its row cache; one handed a `ContextLayer`, its `RowKeysValues` if `keep_row_kv`, else that context."""
 
   def attend_after_context(next_fun, args, kwargs, interception):
     if (interception.method_name == "__call__"
