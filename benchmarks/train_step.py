@@ -2,6 +2,7 @@
 
   python benchmarks/train_step.py                                  # 270M, full / frozen embedding / LoRA
   python benchmarks/train_step.py --model=gemma3-1b-random --batch=16 --length=1024  # on an accelerator
+  python benchmarks/train_step.py --compute_dtypes=auto,bfloat16   # mixed precision beside the params' dtype
 
 The matmul rate is measured in the same run (a square matmul in the model's
 dtype), so the utilisation column compares like with like on one machine.
@@ -31,6 +32,7 @@ import numpy as np
 import tabulate
 
 from icl_ft_jax import cost, sharding
+from icl_ft_jax.errors import ConfigError
 from icl_ft_jax.model import loading
 from icl_ft_jax.train import checkpointing, data as data_lib, loop, optimizer as optimizer_lib
 from icl_ft_jax.train import trainer, tuning as tuning_lib
@@ -61,11 +63,13 @@ def matmul_rate(dtype, size: int, repeats: int = 5) -> float:
 
 
 def finetune_config(tuning, batch: int, length: int, chunk: int,
-                    logits_budget_mib: int = DEFAULT_LOOP.loss_logits_budget_mib) -> trainer.FinetuneConfig:
+                    logits_budget_mib: int = DEFAULT_LOOP.loss_logits_budget_mib,
+                    compute_dtype: str = "auto") -> trainer.FinetuneConfig:
   return trainer.FinetuneConfig(
       data=data_lib.DataConfig(batch_size=batch, max_length=length), tuning=tuning,
       optimizer=optimizer_lib.OptimizerConfig(), checkpoint=checkpointing.CheckpointConfig(),
-      loop=loop.LoopConfig(steps=1000, loss_chunk_length=chunk, loss_logits_budget_mib=logits_budget_mib))
+      loop=loop.LoopConfig(steps=1000, loss_chunk_length=chunk, loss_logits_budget_mib=logits_budget_mib,
+                           compute_dtype=compute_dtype))
 
 
 @dataclasses.dataclass
@@ -115,9 +119,10 @@ def _gib(n: float) -> float:
   return n / 2**30
 
 
-def measure(loaded, mesh, variant, tuning, args, peak_flops: float, chunk: int) -> Row:
+def measure(loaded, mesh, variant, tuning, args, peak_flops: float, chunk: int, compute_dtype: str = "auto") -> Row:
+  """One variant's step; `peak_flops` is the matmul rate in the dtype the step computes in."""
   compiled = CompiledStep.build(loaded, mesh, finetune_config(tuning, args.batch, args.length, chunk,
-                                                               args.logits_budget_mib))
+                                                               args.logits_budget_mib, compute_dtype))
   memory = compiled.step.memory_analysis()
   temp = memory.temp_size_in_bytes if memory else float("nan")
   total = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
@@ -144,19 +149,33 @@ def main():
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--matmul_size", type=int, default=0, help="0: 2048 on CPU, 8192 elsewhere")
   parser.add_argument("--memory", action="store_true", help="also compile with full logits and compare memory")
+  parser.add_argument("--compute_dtypes", default="auto",
+                      help="train.compute_dtype values to time each variant with, comma-separated (auto: the"
+                           " params' dtype; bfloat16: mixed precision)")
   args = parser.parse_args()
 
   mesh = sharding.make_mesh({"data": -1, "fsdp": 1})
   loaded = loading.load_model({"name": args.model, "dtype": args.dtype}, mesh=mesh)
   size = args.matmul_size or (2048 if jax.default_backend() == "cpu" else 8192)
-  peak = matmul_rate(loaded.dtype, size)
+  compute_dtypes = args.compute_dtypes.split(",")
+  for name in compute_dtypes:
+    try:
+      loop.LoopConfig(compute_dtype=name)  # An unknown one is refused before any work.
+    except ConfigError as e:
+      parser.error(str(e))
+  computes_in = {name: loaded.dtype if name == "auto" else jnp.dtype(name) for name in compute_dtypes}
+  peaks = {name: matmul_rate(dtype, size) for name, dtype in computes_in.items()}
+  peak = peaks[compute_dtypes[0]]
   device = jax.devices()[0]
+  rates = ", ".join(f"{jnp.dtype(computes_in[n]).name} {p / 1e9:.1f}" for n, p in peaks.items())
   print(f"machine: {platform.node()} {device.platform} {getattr(device, 'device_kind', '')} x{len(jax.devices())},"
         f" {os.cpu_count()} CPUs; model {args.model} ({jnp.dtype(loaded.dtype).name}); batch {args.batch} x"
-        f" {args.length} tokens; measured matmul rate {peak / 1e9:.1f} GFLOP/s ({size}^2, same dtype)")
+        f" {args.length} tokens; measured matmul rate (GFLOP/s, {size}^2): {rates}")
   rows = []
   for variant in args.variants.split(","):
-    rows.append(measure(loaded, mesh, variant, VARIANTS[variant], args, peak, args.chunk))
+    for name in compute_dtypes:
+      label = variant if name == "auto" else f"{variant}, {name} compute"
+      rows.append(measure(loaded, mesh, label, VARIANTS[variant], args, peaks[name], args.chunk, name))
     if args.memory and variant == "full":
       no_timing = argparse.Namespace(**{**vars(args), "steps": 0})
       rows.append(measure(loaded, mesh, "full, full logits", VARIANTS[variant], no_timing, peak, 0))

@@ -175,6 +175,9 @@ def finetune(dataset_name: str, size: str = "cpu") -> dict[str, config_dict.Conf
       "loss_logits_budget_mib": 1024,
       # Recompute each block's activations in the backward pass (less memory, about 1/3 more compute).
       "remat_blocks": schedule.remat_blocks,
+      # Mixed precision: "bfloat16" runs the model's forward and backward passes in bfloat16 while the params,
+      # gradients and AdamW's moments keep model.dtype ("auto": compute in model.dtype; float32 is the reference).
+      "compute_dtype": "auto",
   })
   sections.checkpoint = config_dict.ConfigDict({"every_steps": 50, "keep": 2, "async_save": True})
   return dict(sections.items())

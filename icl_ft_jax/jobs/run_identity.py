@@ -40,6 +40,13 @@ def model_of(config) -> dict[str, Any]:
   return {k: _plain(config.model.get(k, "")) for k in MODEL_KEYS}
 
 
+def compute_of(config) -> dict[str, str]:
+  """`train.compute_dtype` when it is not "auto" (mixed precision trains other params); absent otherwise, so
+  the identities of runs made before the setting existed still match."""
+  compute = config.train.get("compute_dtype", "auto") if "train" in config else "auto"
+  return {} if compute == "auto" else {"compute_dtype": compute}
+
+
 def scoring_of(config) -> dict[str, Any]:
   return {k: _plain(config.scoring.get(k)) for k in SCORING_KEYS}
 
@@ -59,7 +66,8 @@ def condition_identity(config, condition: str, *, fine_tuned: bool = False, augm
     return identity(config, condition)
   settings = {"data": config.data.to_dict(), "tuning": config.tuning.to_dict(),
               "optimizer": config.optimizer.to_dict(), "steps": config.train.steps,
-              "epochs": config.train.get("epochs", 0.0), "augmented_steps": config.get("augmented_steps", "same_steps")}
+              "epochs": config.train.get("epochs", 0.0), "augmented_steps": config.get("augmented_steps", "same_steps"),
+              **compute_of(config)}
   if augmented:
     from icl_ft_jax.augment import prompts  # pylint: disable=g-import-not-at-top
 
@@ -76,7 +84,7 @@ def checkpoint_identity(config, *, steps: int, **extra) -> dict[str, Any]:
   """
   return {"model": config.model.to_dict(), "dataset": config.dataset.to_dict(), "data": config.data.to_dict(),
           "tuning": config.tuning.to_dict(), "optimizer": config.optimizer.to_dict(), "steps": steps,
-          "seed": config.seed, **extra}
+          "seed": config.seed, **compute_of(config), **extra}
 
 
 def digest(ident: Mapping[str, Any]) -> str:

@@ -22,12 +22,21 @@ BATCH_AXES = sharding_lib.BATCH_AXES  # The one batch layout, shared with scorin
 
 
 def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: optax.Schedule, *,
-                    chunk_length: int | None = 128, logits_budget_mib: float = 0, remat: bool = False):
-  """`step(state, frozen, batch) -> (state, metrics)`: one optimizer update on the batch mean loss."""
+                    chunk_length: int | None = 128, logits_budget_mib: float = 0, remat: bool = False,
+                    compute_dtype: jnp.dtype | None = None):
+  """`step(state, frozen, batch) -> (state, metrics)`: one optimizer update on the batch mean loss.
+
+  `compute_dtype` (mixed precision): the model runs on a copy of the params cast to it, so the
+  gradients, the update and AdamW's moments stay in the params' dtype; the loss head still produces
+  float32 logits (`loss._chunk_loss`). None: the params' own dtype.
+  """
 
   def train_step(state: TrainState, frozen, batch):
     def loss_fn(trainable):
-      sums = loss_lib.document_loss(tuning.module, tuning.combine(trainable, frozen), batch,
+      params = tuning.combine(trainable, frozen)
+      if compute_dtype is not None:
+        params = cast_floating(params, compute_dtype)
+      sums = loss_lib.document_loss(tuning.module, params, batch,
                                     hidden_fn=tuning.hidden_fn, chunk_length=chunk_length,
                                     logits_budget_mib=logits_budget_mib, remat=remat)
       return sums.mean, sums.weight_sum
@@ -40,6 +49,11 @@ def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: o
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return train_step
+
+
+def cast_floating(params, dtype: jnp.dtype):
+  """`params` with every floating-point leaf in `dtype` (integer leaves, if any, untouched)."""
+  return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

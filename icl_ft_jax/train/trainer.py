@@ -151,6 +151,11 @@ class PreparedRun:
     return jax.jit(init, out_shardings=self.shardings.state, donate_argnums=(0,) if donate else ())(trainable)
 
 
+def compute_dtype(config: loop.LoopConfig) -> jnp.dtype | None:
+  """`train.compute_dtype` as a dtype; None for "auto" (the params' own)."""
+  return None if config.compute_dtype == "auto" else jnp.dtype(config.compute_dtype)
+
+
 def prepare(loaded, config: FinetuneConfig, *, mesh,
             rules: sharding_lib.ShardingRules = sharding_lib.ShardingRules()) -> PreparedRun:
   """Builds the tuning, optimizer, shardings and the jitted step for `loaded` on `mesh`."""
@@ -164,7 +169,8 @@ def prepare(loaded, config: FinetuneConfig, *, mesh,
   train_step = step_lib.jit_train_step(
       step_lib.make_train_step(tuning, optimizer, schedule, chunk_length=config.loop.loss_chunk_length or None,
                                logits_budget_mib=config.loop.loss_logits_budget_mib,
-                               remat=config.loop.remat_blocks),
+                               remat=config.loop.remat_blocks,
+                               compute_dtype=compute_dtype(config.loop)),
       shardings)
   export = jax.jit(tuning.export, out_shardings=sharding_lib.param_shardings(abstract_params, mesh, rules))
   return PreparedRun(tuning=tuning, optimizer=optimizer, abstract_state=abstract_state, shardings=shardings,
