@@ -20,7 +20,9 @@ are bfloat16, sharded over every chip (FSDP, and by heads / MLP units over
 `tensor`); every batch (fine-tuning, scoring, sampling) is split over the
 `devices / tensor` FSDP chips, so each batch size is a multiple of that and every
 chip gets rows. `tensor=2` or 4 helps 12B/27B when a chip's share of the batch is
-small.
+small. Mixed precision instead (float32 params and AdamW moments, bfloat16 passes):
+`--config.model.dtype=float32 --config.train.compute_dtype=bfloat16`, at twice the
+params' and moments' memory.
 """
 
 from ml_collections import config_dict

@@ -38,8 +38,9 @@ class LoopConfig:
   # all of them, for about a third more compute per step (long rows: process knowledge, semantic structure).
   remat_blocks: bool = False
   # Mixed precision: the forward and backward passes in this dtype, the params, their gradients and AdamW's
-  # moments in the params' own ("auto": compute in the params' dtype). "bfloat16" halves the matmuls' cost on
-  # TPUs, GPUs and CPUs with AVX512_BF16; the loss's logsumexp stays float32 (see `step.make_train_step`).
+  # moments in the params' own ("auto": compute in the params' dtype). "bfloat16" is the accelerators' fast
+  # path; the loss's logits stay float32 (see `step.make_train_step`). On a 2-core AVX512_BF16 CPU the whole
+  # step was slower than float32 (benchmarks/README.md).
   compute_dtype: str = "auto"
 
   def __post_init__(self):
