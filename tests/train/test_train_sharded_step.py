@@ -1,5 +1,7 @@
 """One step on 8 fake devices (data x fsdp mesh) equals one step on 1 device; params sharded as asked."""
 
+import dataclasses
+
 import jax
 import numpy as np
 from jax.sharding import PartitionSpec as P
@@ -45,3 +47,18 @@ def test_eight_devices_equal_one():
   for a, b in zip(jax.tree.leaves(state1.params), jax.tree.leaves(state8.params)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
   assert int(state8.step) == 1
+
+
+def test_mixed_precision_keeps_the_state_sharded_and_float32_on_eight_devices():
+  """The bfloat16 copy is made inside the step, shard by shard: the state keeps its float32 shards."""
+  cfg = helpers.config(learning_rate=1e-3)
+  cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, compute_dtype="bfloat16"))
+  one = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
+  eight = sharding.make_mesh({"data": 2, "fsdp": 4})
+  _, _, metrics1 = _one_step(one, cfg)
+  run8, state8, metrics8 = _one_step(eight, cfg)
+  sharding.check_sharded_as(state8.params, run8.shardings.state.params)
+  sharding.check_sharded_as(state8.opt_state, run8.shardings.state.opt_state)
+  assert {x.dtype for x in jax.tree.leaves(state8.params)} == {np.dtype("float32")}
+  # bfloat16 sums in another order on 8 devices: equal to bfloat16's precision, not float32's.
+  np.testing.assert_allclose(metrics1["loss"], metrics8["loss"], rtol=1e-2)
