@@ -33,9 +33,7 @@ def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: o
 
   def train_step(state: TrainState, frozen, batch):
     def loss_fn(trainable):
-      params = tuning.combine(trainable, frozen)
-      if compute_dtype is not None:
-        params = cast_floating(params, compute_dtype)
+      params = optax.tree.cast(tuning.combine(trainable, frozen), compute_dtype)  # None: left as it is.
       sums = loss_lib.document_loss(tuning.module, params, batch,
                                     hidden_fn=tuning.hidden_fn, chunk_length=chunk_length,
                                     logits_budget_mib=logits_budget_mib, remat=remat)
@@ -49,11 +47,6 @@ def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: o
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return train_step
-
-
-def cast_floating(params, dtype: jnp.dtype):
-  """`params` with every floating-point leaf in `dtype` (integer leaves, if any, untouched)."""
-  return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

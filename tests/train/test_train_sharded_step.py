@@ -25,15 +25,19 @@ def _one_step(mesh, cfg):
   return run, state, metrics
 
 
-def test_eight_devices_equal_one():
-  cfg = helpers.config(learning_rate=1e-3)
-  one = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
-  eight = sharding.make_mesh({"data": 4, "fsdp": 2})
-  _, state1, metrics1 = _one_step(one, cfg)
-  run8, state8, metrics8 = _one_step(eight, cfg)
-
+def _on_one_and_eight_devices(cfg, eight_axes):
+  """One step on 1 device and on 8 (`eight_axes`), the 8-device state checked to be sharded as asked."""
+  _, state1, metrics1 = _one_step(sharding.make_mesh({"data": 1}, devices=jax.devices()[:1]), cfg)
+  run8, state8, metrics8 = _one_step(sharding.make_mesh(eight_axes), cfg)
   sharding.check_sharded_as(state8.params, run8.shardings.state.params)
   sharding.check_sharded_as(state8.opt_state, run8.shardings.state.opt_state)
+  return (state1, metrics1), (state8, metrics8)
+
+
+def test_eight_devices_equal_one():
+  cfg = helpers.config(learning_rate=1e-3)
+  (state1, metrics1), (state8, metrics8) = _on_one_and_eight_devices(cfg, {"data": 4, "fsdp": 2})
+
   embedding = state8.params["embedder"]["input_embedding"]
   assert embedding.sharding.spec == P("fsdp", None)
   assert len(embedding.addressable_shards) == 8 and embedding.addressable_shards[0].data.shape[0] == 262144 // 2
@@ -53,12 +57,7 @@ def test_mixed_precision_keeps_the_state_sharded_and_float32_on_eight_devices():
   """The bfloat16 copy is made inside the step, shard by shard: the state keeps its float32 shards."""
   cfg = helpers.config(learning_rate=1e-3)
   cfg = dataclasses.replace(cfg, loop=dataclasses.replace(cfg.loop, compute_dtype="bfloat16"))
-  one = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
-  eight = sharding.make_mesh({"data": 2, "fsdp": 4})
-  _, _, metrics1 = _one_step(one, cfg)
-  run8, state8, metrics8 = _one_step(eight, cfg)
-  sharding.check_sharded_as(state8.params, run8.shardings.state.params)
-  sharding.check_sharded_as(state8.opt_state, run8.shardings.state.opt_state)
+  (_, metrics1), (state8, metrics8) = _on_one_and_eight_devices(cfg, {"data": 2, "fsdp": 4})
   assert {x.dtype for x in jax.tree.leaves(state8.params)} == {np.dtype("float32")}
   # bfloat16 sums in another order on 8 devices: equal to bfloat16's precision, not float32's.
   np.testing.assert_allclose(metrics1["loss"], metrics8["loss"], rtol=1e-2)
