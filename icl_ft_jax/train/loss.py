@@ -17,6 +17,7 @@ when the full logits would exceed a memory budget (`chunk_length_for`,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -37,14 +38,51 @@ class LossSums:
     return self.loss_sum / jnp.maximum(self.weight_sum, 1.0)
 
 
+def _softcap(raw_logits, softcap):
+  return raw_logits if softcap is None else jnp.tanh(raw_logits / softcap) * softcap
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _log_normalizer(raw_logits, softcap):
+  """logsumexp over the vocabulary of softcapped `[N, V]` logits.
+
+  A custom VJP so that the backward pass is one elementwise pass over the saved
+  logits (softmax times the softcap's derivative); autodiff's version kept a
+  second logits-sized buffer alive at the step's peak.
+  """
+  return jax.nn.logsumexp(_softcap(raw_logits, softcap), axis=-1)
+
+
+def _log_normalizer_forward(raw_logits, softcap):
+  log_normalizer = _log_normalizer(raw_logits, softcap)
+  return log_normalizer, (raw_logits, log_normalizer)
+
+
+def _log_normalizer_backward(softcap, residuals, cotangent):
+  raw_logits, log_normalizer = residuals
+  logits = _softcap(raw_logits, softcap)
+  grad = cotangent[:, None] * jnp.exp(logits - log_normalizer[:, None])
+  if softcap is not None:  # d/dx [c tanh(x / c)] = 1 - tanh(x / c)^2.
+    grad = grad * (1.0 - jnp.square(logits / softcap))
+  return (grad,)
+
+
+_log_normalizer.defvjp(_log_normalizer_forward, _log_normalizer_backward)
+
+
 def _chunk_loss(hidden, table, targets, weights, softcap):
-  """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`."""
-  logits = jnp.einsum("bcd,vd->bcv", hidden, table, preferred_element_type=jnp.float32)
-  if softcap is not None:
-    logits = jnp.tanh(logits / softcap) * softcap
-  log_normalizer = jax.nn.logsumexp(logits, axis=-1)
-  target_logits = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-  return jnp.sum((log_normalizer - target_logits) * weights)
+  """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`.
+
+  The target's logit is its own small dot product (not read out of the
+  `[N, V]` logits), so nothing after the logsumexp reads the logits and their
+  gradient can take their buffer.
+  """
+  hidden = hidden.reshape(-1, hidden.shape[-1])
+  targets, weights = targets.reshape(-1), weights.reshape(-1)
+  raw_logits = jnp.einsum("nd,vd->nv", hidden, table, preferred_element_type=jnp.float32)
+  raw_target_logits = jnp.einsum("nd,nd->n", hidden, table[targets], preferred_element_type=jnp.float32)
+  token_losses = _log_normalizer(raw_logits, softcap) - _softcap(raw_target_logits, softcap)
+  return jnp.sum(token_losses * weights)
 
 
 def chunked_cross_entropy(hidden, table, targets, weights, *, softcap: float | None,
