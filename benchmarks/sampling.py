@@ -97,6 +97,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--model", default="gemma3-270m")
   parser.add_argument("--dtype", default="float32")
+  parser.add_argument("--tokenizer", default="", help="SentencePiece file (default: the model's own; random-init models: the embedded model's, converted on first use)")
   parser.add_argument("--contexts", default="1024,4096,8192", help="context tokens")
   parser.add_argument("--suffixes", type=int, default=16, help="global augmentation targets (one row each)")
   parser.add_argument("--batch", type=int, default=8, help="rows per decoding batch (augment.batch_size)")
@@ -110,7 +111,7 @@ def main() -> None:
     raise SystemExit("--suffixes, --batch, --new_tokens and --repeats must be >= 1.")
 
   mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
-  loaded = loading.load_model({"name": args.model, "dtype": args.dtype}, mesh=mesh)
+  loaded = loading.load_model({"name": args.model, "dtype": args.dtype, "tokenizer": args.tokenizer}, mesh=mesh)
   print(scaling.machine_line(args.model, loaded.dtype, scaling.train_step.matmul_rate(loaded.dtype, 512 if args.quick
                                                                                          else 2048) / 1e9))
   dataset = families.build_dataset({"family": "reversal_curse", "celebrities_per_group": 10, "train_templates": 3})

@@ -83,13 +83,14 @@ def prefixed_items(context: str, items: list[MCItem], prefix_chars: int = 400) -
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--model", default="gemma3-270m")
+  parser.add_argument("--tokenizer", default="", help="SentencePiece file (default: the model's own; random-init models: the embedded model's, converted on first use)")
   parser.add_argument("--repeats", type=int, default=1)
   parser.add_argument("--context_tokens", type=int, default=1000)
   parser.add_argument("--batch_size", type=int, default=4)
   args = parser.parse_args()
 
   mesh = sharding.make_mesh({"data": 1}, devices=jax.devices()[:1])
-  loaded = loading.load_model({"name": args.model}, mesh=mesh)
+  loaded = loading.load_model({"name": args.model, "tokenizer": args.tokenizer}, mesh=mesh)
   context, items = workload(loaded.tokenizer, args.context_tokens)
   scorer_options = dict(batch_size=args.batch_size, progress=False)
   ours = Scorer(loaded.model, loaded.params, loaded.tokenizer, mesh, **scorer_options)

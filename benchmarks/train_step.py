@@ -139,6 +139,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--model", default="gemma3-270m")
   parser.add_argument("--dtype", default="auto")
+  parser.add_argument("--tokenizer", default="", help="SentencePiece file (default: the model's own; random-init models: the embedded model's, converted on first use)")
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--length", type=int, default=128)
   parser.add_argument("--steps", type=int, default=3)
@@ -155,7 +156,7 @@ def main():
   args = parser.parse_args()
 
   mesh = sharding.make_mesh({"data": -1, "fsdp": 1})
-  loaded = loading.load_model({"name": args.model, "dtype": args.dtype}, mesh=mesh)
+  loaded = loading.load_model({"name": args.model, "dtype": args.dtype, "tokenizer": args.tokenizer}, mesh=mesh)
   size = args.matmul_size or (2048 if jax.default_backend() == "cpu" else 8192)
   compute_dtypes = args.compute_dtypes.split(",")
   for name in compute_dtypes:
