@@ -5,14 +5,17 @@
 # in the device call's `carry`):
 #   wheels/          the packages the image lacks that importing our train step, scorer and sampler
 #                    needs, at requirements.lock's versions (found by importing them with every other
-#                    package the image lacks refused; TensorFlow is left out, see site/sitecustomize.py);
+#                    package the image lacks refused; TensorFlow is left out, see site/sitecustomize.py),
+#                    and (second line of PACKAGES) the JAX libraries the image has at versions of its own,
+#                    so that there the code runs on the versions it was checked with here, on the image's jax;
 #   tokenizer.model  the embedded model's SentencePiece file (random-init models use it; the GGUF it
 #                    comes from is too large to carry).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 PACKAGES="gemma kauldron clu ml_collections dialog lark immutabledict typeguard mediapy ipython traitlets
-grain portpicker array_record tensorflow-datasets"
+grain portpicker array_record tensorflow-datasets
+flax optax orbax-checkpoint etils chex jaxtyping treescope einops"
 
 pins=()
 for package in $PACKAGES; do
