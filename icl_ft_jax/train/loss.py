@@ -12,6 +12,11 @@ Chunking costs time (each chunk's logits are recomputed in the backward pass,
 and many small matmuls run slower than one large one), so the loss chunks only
 when the full logits would exceed a memory budget (`chunk_length_for`,
 `train.loss_logits_budget_mib`).
+
+Either way the logits' gradient is written into the logits' own buffer: the
+target's logit is a small dot product of its own and the logsumexp has a
+hand-written VJP (`_log_normalizer`), so the loss costs one `[N, vocab]` float32
+buffer at the step's peak where autodiff's kept two.
 """
 
 from __future__ import annotations
