@@ -36,6 +36,9 @@ sys.argv = ["train_step.py", "--model=tiny", "--batch=2", "--length=16", "--step
 sys.path.insert(0, {benchmarks!r})
 runpy.run_path({train_step!r}, run_name="__main__")
 from clu.metric_writers import summary_writer
+from icl_ft_jax.model import loading, specs
+model = loading._make_model(specs.lookup("gemma3-1b-random"), "float32")  # gm.nn.Gemma3_1B: through kauldron.train.
+print("1B params:", sum(x.size for x in __import__("jax").tree.leaves(loading.abstract_params(model))))
 print("tensorflow in sys.modules:", "tensorflow" in sys.modules)
 print("summary writer:", summary_writer.__doc__)
 """
@@ -57,6 +60,8 @@ def test_train_step_runs_without_tensorflow_through_the_kit():
   # The stand-in is gone again, so libraries that look for TensorFlow there see none.
   assert "tensorflow in sys.modules: False" in result.stdout
   assert "stand-in: TensorFlow is not installed here" in result.stdout
+  (params_line,) = [line for line in result.stdout.splitlines() if line.startswith("1B params:")]
+  assert 0.9e9 < int(params_line.split()[-1]) < 1.1e9, params_line  # The model run.sh times, built without TF.
 
 
 def test_without_the_kit_gemma_fails_on_tensorflow():
