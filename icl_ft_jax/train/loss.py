@@ -14,8 +14,8 @@ when the full logits would exceed a memory budget (`chunk_length_for`,
 `train.loss_logits_budget_mib`).
 
 Either way the logits' gradient is written into the logits' own buffer: the
-target's logit is a small dot product of its own and the logsumexp has a
-hand-written VJP (`_log_normalizer`), so the loss costs one `[N, vocab]` float32
+target's logit is a small dot product of its own and the per-token loss has a
+hand-written VJP (`_token_losses`), so the loss costs one `[N, vocab]` float32
 buffer at the step's peak where autodiff's kept two.
 """
 
@@ -27,6 +27,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from icl_ft_jax.model import forward
 
@@ -47,47 +48,50 @@ def _softcap(raw_logits, softcap):
   return raw_logits if softcap is None else jnp.tanh(raw_logits / softcap) * softcap
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _log_normalizer(raw_logits, softcap):
-  """logsumexp over the vocabulary of softcapped `[N, V]` logits.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _token_losses(raw_logits, raw_target_logits, targets, softcap):
+  """Cross-entropy of each row of `[N, V]` pre-softcap logits: logsumexp minus the target's logit.
 
-  A custom VJP so that the backward pass is one elementwise pass over the saved
-  logits (softmax times the softcap's derivative); autodiff's version kept a
-  second logits-sized buffer alive at the step's peak.
+  `raw_target_logits` (`[N]`) must equal `raw_logits[n, targets[n]]`; it comes
+  from its own small dot product, so nothing in the forward pass reads the
+  logits after their logsumexp. The custom VJP's backward pass is one
+  elementwise pass over the saved logits (softmax minus the target's one-hot,
+  times the softcap's derivative), so XLA writes the gradient into the logits'
+  buffer (autodiff kept a second logits-sized buffer alive at the step's peak),
+  and the target term's gradient reaches the table through the logits' matmul,
+  not through a scatter into a second table-sized buffer.
   """
-  return jax.nn.logsumexp(_softcap(raw_logits, softcap), axis=-1)
+  return _token_losses_forward(raw_logits, raw_target_logits, targets, softcap)[0]
 
 
-def _log_normalizer_forward(raw_logits, softcap):
-  log_normalizer = _log_normalizer(raw_logits, softcap)
-  return log_normalizer, (raw_logits, log_normalizer)
+def _token_losses_forward(raw_logits, raw_target_logits, targets, softcap):
+  log_normalizer = jax.nn.logsumexp(_softcap(raw_logits, softcap), axis=-1)
+  return log_normalizer - _softcap(raw_target_logits, softcap), (raw_logits, log_normalizer, targets)
 
 
-def _log_normalizer_backward(softcap, residuals, cotangent):
-  raw_logits, log_normalizer = residuals
+def _token_losses_backward(softcap, residuals, cotangent):
+  raw_logits, log_normalizer, targets = residuals
   logits = _softcap(raw_logits, softcap)
-  grad = cotangent[:, None] * jnp.exp(logits - log_normalizer[:, None])
+  is_target = jax.lax.broadcasted_iota(targets.dtype, logits.shape, 1) == targets[:, None]
+  grad = cotangent[:, None] * (jnp.exp(logits - log_normalizer[:, None]) - is_target.astype(logits.dtype))
   if softcap is not None:  # d/dx [c tanh(x / c)] = 1 - tanh(x / c)^2.
     grad = grad * (1.0 - jnp.square(logits / softcap))
-  return (grad,)
+  # The target logits get no gradient of their own: theirs is the one-hot term above.
+  return grad, jnp.zeros_like(cotangent), np.zeros(targets.shape, jax.dtypes.float0)
 
 
-_log_normalizer.defvjp(_log_normalizer_forward, _log_normalizer_backward)
+_token_losses.defvjp(_token_losses_forward, _token_losses_backward)
 
 
 def _chunk_loss(hidden, table, targets, weights, softcap):
-  """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`.
-
-  The target's logit is its own small dot product (not read out of the
-  `[N, V]` logits), so nothing after the logsumexp reads the logits and their
-  gradient can take their buffer.
-  """
+  """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`."""
   hidden = hidden.reshape(-1, hidden.shape[-1])
   targets, weights = targets.reshape(-1), weights.reshape(-1)
   raw_logits = jnp.einsum("nd,vd->nv", hidden, table, preferred_element_type=jnp.float32)
-  raw_target_logits = jnp.einsum("nd,nd->n", hidden, table[targets], preferred_element_type=jnp.float32)
-  token_losses = _log_normalizer(raw_logits, softcap) - _softcap(raw_target_logits, softcap)
-  return jnp.sum(token_losses * weights)
+  # The same values as raw_logits[n, targets[n]]; differentiated through the logits instead (above).
+  raw_target_logits = jax.lax.stop_gradient(
+      jnp.einsum("nd,nd->n", hidden, table[targets], preferred_element_type=jnp.float32))
+  return jnp.sum(_token_losses(raw_logits, raw_target_logits, targets, softcap) * weights)
 
 
 def chunked_cross_entropy(hidden, table, targets, weights, *, softcap: float | None,
