@@ -43,10 +43,12 @@ def _xla_flops(loaded, mesh, tuning, batch: int, length: int) -> float:
                          ids=["full", "frozen_embedding"])
 def test_train_step_flops_match_xlas_count_of_the_compiled_step(tiny_model, one_device_mesh, tuning):
   # The tiny model is mostly its 262k x 32 embedding: a miscount of its backward (6x vs 4x) is 30%.
-  # XLA also counts the softmax, the optimizer and unmasked attention, a few percent here.
+  # XLA also counts the softmax, the optimizer and unmasked attention: with 32-wide rows the loss's
+  # elementwise work per logit (softcap, exp, the one-hot of its hand-written VJP) is 7-9% here
+  # (under 1% at the 270M's 640); so 10%.
   analytic = cost.train_step_flops(cost.Shape.of(tiny_model.config), tuning, batch=4, length=16)
   measured = _xla_flops(tiny_model, one_device_mesh, tuning, batch=4, length=16)
-  assert measured == pytest.approx(analytic, rel=0.08)
+  assert measured == pytest.approx(analytic, rel=0.10)
 
 
 def test_shape_counts_the_models_matmul_weights(tiny_model):
