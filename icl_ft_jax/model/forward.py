@@ -40,14 +40,16 @@ def hidden_states(model, params, tokens, *, positions=None, attention_mask=None,
   return x, (new_cache if cache is not None else None)
 
 
+def softcap_logits(logits, softcap: float | None):
+  """Gemma's final logit softcap, `softcap * tanh(logits / softcap)` (None: none)."""
+  return logits if softcap is None else jnp.tanh(logits / softcap) * softcap
+
+
 def unembed(model, params, x):
   """Logits in float32 for hidden states `x` (`[..., D]`)."""
   table = params["embedder"]["input_embedding"]
   logits = jnp.einsum("...d,vd->...v", x, table, preferred_element_type=jnp.float32)
-  softcap = model.config.final_logit_softcap
-  if softcap is not None:
-    logits = jnp.tanh(logits / softcap) * softcap
-  return logits
+  return softcap_logits(logits, model.config.final_logit_softcap)
 
 
 def target_logprobs(model, params, hidden, gather_index, targets, mask):

@@ -44,10 +44,6 @@ class LossSums:
     return self.loss_sum / jnp.maximum(self.weight_sum, 1.0)
 
 
-def _softcap(raw_logits, softcap):
-  return raw_logits if softcap is None else jnp.tanh(raw_logits / softcap) * softcap
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _token_losses(raw_logits, raw_target_logits, targets, softcap):
   """Cross-entropy of each row of `[N, V]` pre-softcap logits: logsumexp minus the target's logit.
@@ -65,13 +61,13 @@ def _token_losses(raw_logits, raw_target_logits, targets, softcap):
 
 
 def _token_losses_forward(raw_logits, raw_target_logits, targets, softcap):
-  log_normalizer = jax.nn.logsumexp(_softcap(raw_logits, softcap), axis=-1)
-  return log_normalizer - _softcap(raw_target_logits, softcap), (raw_logits, log_normalizer, targets)
+  log_normalizer = jax.nn.logsumexp(forward.softcap_logits(raw_logits, softcap), axis=-1)
+  return log_normalizer - forward.softcap_logits(raw_target_logits, softcap), (raw_logits, log_normalizer, targets)
 
 
 def _token_losses_backward(softcap, residuals, cotangent):
   raw_logits, log_normalizer, targets = residuals
-  logits = _softcap(raw_logits, softcap)
+  logits = forward.softcap_logits(raw_logits, softcap)
   is_target = jax.lax.broadcasted_iota(targets.dtype, logits.shape, 1) == targets[:, None]
   grad = cotangent[:, None] * (jnp.exp(logits - log_normalizer[:, None]) - is_target.astype(logits.dtype))
   if softcap is not None:  # d/dx [c tanh(x / c)] = 1 - tanh(x / c)^2.
