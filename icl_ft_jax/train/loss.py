@@ -13,10 +13,11 @@ and many small matmuls run slower than one large one), so the loss chunks only
 when the full logits would exceed a memory budget (`chunk_length_for`,
 `train.loss_logits_budget_mib`).
 
-Either way the logits' gradient is written into the logits' own buffer: the
-target's logit is a small dot product of its own and the per-token loss has a
-hand-written VJP (`_token_losses`), so the loss costs one `[N, vocab]` float32
-buffer at the step's peak where autodiff's kept two.
+Either way the unembedding and its loss have a hand-written VJP
+(`_unembedding_losses`): the logits' gradient is written into the logits' own
+buffer, so the loss costs one `[N, vocab]` float32 buffer at the step's peak
+where autodiff's kept two, and under mixed precision it goes back through the
+table in the compute dtype.
 """
 
 from __future__ import annotations
@@ -45,49 +46,53 @@ class LossSums:
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _token_losses(raw_logits, raw_target_logits, targets, softcap):
-  """Cross-entropy of each row of `[N, V]` pre-softcap logits: logsumexp minus the target's logit.
+def _unembedding_losses(hidden, table, targets, softcap):
+  """Cross-entropy of each of `[N, D]` hidden states against the `[V, D]` table: logsumexp minus the target's logit.
 
-  `raw_target_logits` (`[N]`) must equal `raw_logits[n, targets[n]]`; it comes
-  from its own small dot product, so nothing in the forward pass reads the
-  logits after their logsumexp. The custom VJP's backward pass is one
-  elementwise pass over the saved logits (softmax minus the target's one-hot,
-  times the softcap's derivative), so XLA writes the gradient into the logits'
-  buffer (autodiff kept a second logits-sized buffer alive at the step's peak),
-  and the target term's gradient reaches the table through the logits' matmul,
-  not through a scatter into a second table-sized buffer.
+  The logits are float32 whatever the compute dtype. The hand-written VJP:
+  - is one elementwise pass over the saved logits (softmax minus the target's
+    one-hot, times the softcap's derivative), so XLA writes the logits'
+    gradient into their own buffer; autodiff kept a second logits-sized buffer
+    alive at the step's peak;
+  - casts that gradient to the compute dtype before the two matmuls back to
+    `hidden` and `table`, as autodiff of a matmul in that dtype would; left to
+    autodiff, a float32 gradient against a bfloat16 table made a float32 copy
+    of the whole table (0.6 GiB at Gemma's vocabulary) for the matmul;
+  - reads the target's logit from its own small dot product, so nothing
+    gathers from the logits or scatters into a second table-sized gradient.
   """
-  return _token_losses_forward(raw_logits, raw_target_logits, targets, softcap)[0]
+  return _unembedding_losses_forward(hidden, table, targets, softcap)[0]
 
 
-def _token_losses_forward(raw_logits, raw_target_logits, targets, softcap):
+def _unembedding_losses_forward(hidden, table, targets, softcap):
+  raw_logits = jnp.einsum("nd,vd->nv", hidden, table, preferred_element_type=jnp.float32)
+  raw_target_logits = jnp.einsum("nd,nd->n", hidden, table[targets], preferred_element_type=jnp.float32)
   log_normalizer = jax.nn.logsumexp(forward.softcap_logits(raw_logits, softcap), axis=-1)
-  return log_normalizer - forward.softcap_logits(raw_target_logits, softcap), (raw_logits, log_normalizer, targets)
+  losses = log_normalizer - forward.softcap_logits(raw_target_logits, softcap)
+  return losses, (hidden, table, targets, raw_logits, log_normalizer)
 
 
-def _token_losses_backward(softcap, residuals, cotangent):
-  raw_logits, log_normalizer, targets = residuals
+def _unembedding_losses_backward(softcap, residuals, cotangent):
+  hidden, table, targets, raw_logits, log_normalizer = residuals
   logits = forward.softcap_logits(raw_logits, softcap)
   is_target = jax.lax.broadcasted_iota(targets.dtype, logits.shape, 1) == targets[:, None]
   grad = cotangent[:, None] * (jnp.exp(logits - log_normalizer[:, None]) - is_target.astype(logits.dtype))
   if softcap is not None:  # d/dx [c tanh(x / c)] = 1 - tanh(x / c)^2.
     grad = grad * (1.0 - jnp.square(logits / softcap))
-  # The target logits get no gradient of their own: theirs is the one-hot term above.
-  return grad, jnp.zeros_like(cotangent), np.zeros(targets.shape, jax.dtypes.float0)
+  grad = grad.astype(hidden.dtype)
+  hidden_grad = jnp.einsum("nv,vd->nd", grad, table, preferred_element_type=jnp.float32).astype(hidden.dtype)
+  table_grad = jnp.einsum("nv,nd->vd", grad, hidden, preferred_element_type=jnp.float32).astype(table.dtype)
+  return hidden_grad, table_grad, np.zeros(targets.shape, jax.dtypes.float0)
 
 
-_token_losses.defvjp(_token_losses_forward, _token_losses_backward)
+_unembedding_losses.defvjp(_unembedding_losses_forward, _unembedding_losses_backward)
 
 
 def _chunk_loss(hidden, table, targets, weights, softcap):
   """Summed weighted cross-entropy of one chunk: hidden `[B, C, D]`."""
   hidden = hidden.reshape(-1, hidden.shape[-1])
   targets, weights = targets.reshape(-1), weights.reshape(-1)
-  raw_logits = jnp.einsum("nd,vd->nv", hidden, table, preferred_element_type=jnp.float32)
-  # The same values as raw_logits[n, targets[n]]; differentiated through the logits instead (above).
-  raw_target_logits = jax.lax.stop_gradient(
-      jnp.einsum("nd,nd->n", hidden, table[targets], preferred_element_type=jnp.float32))
-  return jnp.sum(_token_losses(raw_logits, raw_target_logits, targets, softcap) * weights)
+  return jnp.sum(_unembedding_losses(hidden, table, targets, softcap) * weights)
 
 
 def chunked_cross_entropy(hidden, table, targets, weights, *, softcap: float | None,

@@ -28,7 +28,7 @@ def make_train_step(tuning, optimizer: optax.GradientTransformation, schedule: o
 
   `compute_dtype` (mixed precision): the model runs on a copy of the params cast to it, so the
   gradients, the update and AdamW's moments stay in the params' dtype; the loss head still produces
-  float32 logits (`loss._chunk_loss`). None: the params' own dtype.
+  float32 logits (`loss._unembedding_losses`). None: the params' own dtype.
   """
 
   def train_step(state: TrainState, frozen, batch):

@@ -72,6 +72,25 @@ def test_loss_backward_holds_fewer_logits_sized_buffers():
   assert temp(ours) <= temp(naive) - 0.9 * logits_bytes  # 0.9: the per-row vectors are not counted.
 
 
+def test_mixed_precision_backward_stays_in_bfloat16():
+  """Under bfloat16 compute the logits' gradient goes back through the table in bfloat16: gradients
+  close to float32's, and no float32 copy of the table in the compiled backward's scratch memory
+  (autodiff's matmul of the float32 gradient against the bfloat16 table made one)."""
+  hidden, table, targets, weights = _loss_inputs(batch=8, length=48, vocab=32768, dim=256)
+  hidden = hidden / 3.0
+  loss = lambda h, t: loss_lib.full_logits_cross_entropy(h, t, targets, weights, softcap=30.0).loss_sum
+  grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+  bf16 = lambda x: x.astype(jnp.bfloat16)
+  for ours, reference in zip(grad(bf16(hidden), bf16(table)), grad(hidden, table)):
+    assert ours.dtype == jnp.bfloat16
+    np.testing.assert_allclose(ours.astype(jnp.float32), reference, atol=0.03 * float(jnp.abs(reference).max()))
+  logits = targets.size * table.shape[0]
+  # Besides the float32 logits and their bfloat16 gradient: one float32 table, the table's gradient
+  # before its cast to bfloat16. Autodiff's backward had a second (the table's float32 copy).
+  bound = logits * (4 + 2) + table.size * 4
+  assert grad.lower(bf16(hidden), bf16(table)).compile().memory_analysis().temp_size_in_bytes < bound
+
+
 def test_document_loss_matches_model_logits(tiny_model):
   """Against gemma's own forward: log_softmax of `Transformer(...).logits`, padding masked."""
   cfg = helpers.config()
