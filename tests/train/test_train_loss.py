@@ -73,15 +73,13 @@ def test_loss_backward_holds_fewer_logits_sized_buffers():
   assert temp(ours) <= temp(naive) - 0.9 * logits_bytes  # 0.9: the per-row vectors are not counted.
 
 
-@pytest.mark.parametrize("chunk_length", [None, 16])
-def test_mixed_precision_gradients_match_float32(chunk_length):
+@pytest.mark.parametrize("loss_fn", [loss_lib.full_logits_cross_entropy,
+                                     functools.partial(loss_lib.chunked_cross_entropy, chunk_length=16)],
+                         ids=["full_logits", "chunked"])
+def test_mixed_precision_gradients_match_float32(loss_fn):
   """bfloat16 hidden states and table (mixed precision): gradients in bfloat16, close to float32's."""
   hidden, table, targets, weights = _loss_inputs(batch=4, length=32, vocab=4096, dim=64)
   hidden = hidden / 3.0
-  if chunk_length is None:
-    loss_fn = loss_lib.full_logits_cross_entropy
-  else:
-    loss_fn = functools.partial(loss_lib.chunked_cross_entropy, chunk_length=chunk_length)
   loss = lambda h, t: loss_fn(h, t, targets, weights, softcap=30.0).loss_sum
   grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
   bf16 = lambda x: x.astype(jnp.bfloat16)
